@@ -1,0 +1,3 @@
+from jobpoll.cli import main
+
+main()

@@ -1,0 +1,64 @@
+"""Exception types, one per exit-code family; cli.main turns them into one line."""
+
+from __future__ import annotations
+
+from jobpoll.exits import ExitCode
+
+
+class JobpollError(Exception):
+    """An error the user should see as one line on stderr."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+    def __init__(self, message: str, *, job: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.job = job  # "provider:id" when the error is about one job
+        self.hint = hint  # what to do about it
+
+    def line(self) -> str:
+        text = self.message
+        if self.job:
+            text = f"{self.job}: {text}"
+        if self.hint:
+            text = f"{text} ({self.hint})"
+        return text
+
+    def for_job(self, job: str) -> "JobpollError":
+        if self.job is None:
+            self.job = job
+        return self
+
+
+class UsageError(JobpollError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(UsageError):
+    """The config file cannot be read or parsed."""
+
+
+class AuthError(JobpollError):
+    exit_code = ExitCode.AUTH
+
+
+class NotFoundError(JobpollError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class UnavailableError(JobpollError):
+    """Network failure, 5xx, unreadable answer: worth retrying."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class RateLimitedError(UnavailableError):
+    """429: not a failure; wait until `retry_at` (epoch seconds) and go on."""
+
+    def __init__(self, message: str, *, retry_at: float, **kw):
+        super().__init__(message, **kw)
+        self.retry_at = retry_at
+
+
+class Interrupted(JobpollError):
+    exit_code = ExitCode.INTERRUPTED

@@ -1,0 +1,95 @@
+"""One-shot lookups for `status`: every job at once, each retried a little."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Callable
+
+from jobpoll.errors import JobpollError, RateLimitedError, UnavailableError
+from jobpoll.model import Job, State, parse_time, utcnow
+from jobpoll.retry import backoff_delay
+
+if TYPE_CHECKING:
+    from jobpoll.config import Endpoint
+    from jobpoll.http import SyncHttp
+
+RETRIES = 2  # a one-shot lookup should answer quickly; `watch` is the patient one
+MAX_RATE_WAIT = 15.0  # seconds a status call will wait out a 429 before giving up
+URL_MARGIN = timedelta(minutes=2)  # a pre-signed URL this close to expiry is fetched anew
+
+
+@dataclass
+class Outcome:
+    """A job's lookup: the job, or the error that stopped it."""
+
+    ref: str
+    job: Job | None = None
+    error: JobpollError | None = None
+
+
+def reuse_known_output(job: Job, previous: Job | None, now: datetime) -> Job:
+    """A finished job keeps an output URL the history already holds while it is
+    valid, so Reelbot's download endpoint (30 calls an hour) is asked once a job."""
+    if previous is None or job.state is not State.DONE or job.url or not previous.url:
+        return job
+    expires = parse_time(previous.extra.get("url_expires_at"))
+    if expires is not None and expires <= now + URL_MARGIN:
+        return job
+    return job.with_(url=previous.url, outputs=previous.outputs, extra={**previous.extra, **job.extra})
+
+
+def lookup(
+    http: "SyncHttp",
+    endpoint: "Endpoint",
+    job_id: str,
+    *,
+    previous: Job | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Job:
+    """The job as the provider tells it now, with the follow-up a finished job needs.
+    Transient failures are retried RETRIES times; a 429 is waited out when short."""
+    provider = endpoint.provider
+    failures = 0
+    while True:
+        try:
+            answer = http.get(endpoint, provider.status_request(job_id))
+            now = utcnow()
+            job = reuse_known_output(provider.parse_status(job_id, answer, now), previous, now)
+            follow = provider.followup_request(job)
+            if follow is not None:
+                job = provider.apply_followup(job, http.get(endpoint, follow), utcnow())
+            return job
+        except RateLimitedError as exc:
+            wait = exc.retry_at - time.time()
+            if wait > MAX_RATE_WAIT:
+                raise
+            sleep(max(0.0, wait))
+        except UnavailableError:
+            failures += 1
+            if failures > RETRIES:
+                raise
+            sleep(backoff_delay(failures))
+
+
+def lookup_all(
+    http: "SyncHttp",
+    targets: list[tuple[str, "Endpoint", str, Job | None]],
+    *,
+    workers: int = 16,
+) -> list[Outcome]:
+    """Look every (ref, endpoint, id, previous) up at once; outcomes in the given order."""
+
+    def one(target: tuple[str, "Endpoint", str, Job | None]) -> Outcome:
+        ref, endpoint, job_id, previous = target
+        try:
+            return Outcome(ref, job=lookup(http, endpoint, job_id, previous=previous))
+        except JobpollError as exc:
+            return Outcome(ref, error=exc.for_job(ref))
+
+    if len(targets) == 1:
+        return [one(targets[0])]
+    with ThreadPoolExecutor(max_workers=min(workers, len(targets))) as pool:
+        return list(pool.map(one, targets))

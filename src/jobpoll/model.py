@@ -1,0 +1,160 @@
+"""The job object every provider's answer is turned into (SPEC.md, "The job object")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+
+class State(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"  # a status word jobpoll does not know: not terminal, never done
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL = frozenset({State.DONE, State.FAILED, State.CANCELLED, State.TIMEOUT, State.EXPIRED})
+BAD_ENDINGS = frozenset({State.FAILED, State.CANCELLED, State.TIMEOUT, State.EXPIRED})
+STATE_NAMES = [s.value for s in State]
+
+OUTPUT_TYPES = ("video", "audio", "image", "subtitles", "thumbnail", "text", "page")
+
+# The JSON keys of a job, in the order they are printed; a contract test pins them.
+JOB_FIELDS = (
+    "provider", "id", "state", "status", "progress", "message", "url", "outputs",
+    "error", "created_at", "updated_at", "ended_at", "duration", "checked_at",
+)
+
+
+@dataclass(frozen=True)
+class Output:
+    type: str
+    url: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"type": self.type, "url": self.url}
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Job:
+    provider: str
+    id: str
+    state: State
+    status: str
+    progress: float | None = None
+    message: str | None = None
+    url: str | None = None
+    outputs: tuple[Output, ...] = ()
+    error: JobError | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    ended_at: str | None = None
+    duration: float | None = None
+    checked_at: str = ""
+    raw: dict[str, Any] | None = field(default=None, compare=False)
+    # Not printed: facts jobpoll keeps for itself (e.g. Reelbot's download URL expiry).
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.provider}:{self.id}"
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+    def with_(self, **changes: Any) -> "Job":
+        return replace(self, **changes)
+
+    def to_dict(self, raw: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "provider": self.provider,
+            "id": self.id,
+            "state": self.state.value,
+            "status": self.status,
+            "progress": self.progress,
+            "message": self.message,
+            "url": self.url,
+            "outputs": [o.to_dict() for o in self.outputs],
+            "error": self.error.to_dict() if self.error else None,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "ended_at": self.ended_at,
+            "duration": self.duration,
+            "checked_at": self.checked_at,
+        }
+        if raw:
+            data["raw"] = self.raw
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Job":
+        """Inverse of to_dict (used by the history)."""
+        err = data.get("error")
+        return cls(
+            provider=data["provider"],
+            id=data["id"],
+            state=State(data["state"]),
+            status=data.get("status") or "",
+            progress=data.get("progress"),
+            message=data.get("message"),
+            url=data.get("url"),
+            outputs=tuple(Output(o["type"], o["url"]) for o in data.get("outputs") or ()),
+            error=JobError(err.get("code"), err.get("message") or "") if err else None,
+            created_at=data.get("created_at"),
+            updated_at=data.get("updated_at"),
+            ended_at=data.get("ended_at"),
+            duration=data.get("duration"),
+            checked_at=data.get("checked_at") or "",
+            raw=data.get("raw"),
+        )
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO-8601 UTC with a Z suffix and millisecond precision."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A provider's timestamp as an aware UTC datetime; None when absent or unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def normalize_time(value: Any) -> str | None:
+    """A provider's timestamp re-written as ISO-8601 UTC with Z, or None."""
+    moment = parse_time(value)
+    return iso_utc(moment) if moment else None

@@ -1,0 +1,179 @@
+"""The Provider interface: pure request building and answer parsing, no I/O.
+
+http.py sends what `status_request` describes and hands back an `Answer`;
+`parse_status` turns it into a Job or raises the error of its exit-code family.
+Adding a provider means one module subclassing Provider plus one registry line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from jobpoll.errors import (
+    AuthError,
+    JobpollError,
+    NotFoundError,
+    RateLimitedError,
+    UnavailableError,
+    UsageError,
+)
+from jobpoll.model import Job, parse_time
+
+# Every ID, whatever the provider: no slashes, no "..", no whitespace.
+GENERIC_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A GET under the provider's base URL."""
+
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What came back over HTTP, before any interpretation."""
+
+    status_code: int
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    url: str = ""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class RateBudget:
+    """A published request budget per key: `requests` per `per_seconds`."""
+
+    requests: int
+    per_seconds: float
+
+
+@dataclass
+class ListPage:
+    jobs: list[Job]
+    cursor: str | None  # pass back for the next page; None at the end
+
+
+class Provider:
+    name: str = ""
+    default_base_url: str = ""
+    default_interval: float = 5.0  # seconds, the provider's own polling advice
+    auth_header: str = ""  # the header carrying the key
+    auth_prefix: str = ""  # e.g. "Bearer "
+    budget: RateBudget | None = None
+    supports_list: bool = False  # lists from its API (else: from the local history)
+
+    # ---- names -------------------------------------------------------------
+    @property
+    def env_prefix(self) -> str:
+        return f"JOBPOLL_{self.name.upper()}_"
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {self.auth_header: f"{self.auth_prefix}{key}"}
+
+    # ---- requests ----------------------------------------------------------
+    def check_id(self, job_id: str) -> None:
+        """Raise UsageError for an ID that must not be sent."""
+        if not GENERIC_ID.fullmatch(job_id) or ".." in job_id:
+            raise UsageError(
+                f"{job_id!r} is not a valid job ID (letters, digits, '.', '_', '-'; at most 128)",
+                job=f"{self.name}:{job_id}",
+            )
+
+    def status_request(self, job_id: str) -> Request:
+        raise NotImplementedError
+
+    # ---- answers -----------------------------------------------------------
+    def parse_status(self, job_id: str, answer: Answer, now: datetime) -> Job:
+        """The Job an answer describes, or raise the error of its family."""
+        raise NotImplementedError
+
+    def followup_request(self, job: Job) -> Request | None:
+        """A second request some providers need once a job is done (Reelbot's download)."""
+        return None
+
+    def apply_followup(self, job: Job, answer: Answer, now: datetime) -> Job:
+        return job
+
+    # ---- listing (providers with supports_list) ------------------------------
+    def list_request(
+        self,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        state: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Request:
+        raise NotImplementedError
+
+    def parse_list(self, answer: Answer, now: datetime) -> ListPage:
+        raise NotImplementedError
+
+    # ---- shared helpers for subclasses -------------------------------------
+    def load_json(self, answer: Answer) -> Any:
+        try:
+            return json.loads(answer.body)
+        except (ValueError, UnicodeDecodeError):
+            raise UnavailableError(
+                f"{self.name} sent an unreadable answer (HTTP {answer.status_code}, "
+                f"{len(answer.body)} bytes, not JSON)"
+            ) from None
+
+    def generic_error(self, answer: Answer, message: str | None = None) -> JobpollError:
+        """The exception for a non-2xx answer, by HTTP status family."""
+        code = answer.status_code
+        detail = message or f"HTTP {code}"
+        if code == 429:
+            return RateLimitedError(
+                f"rate limited by {self.name}: {detail}", retry_at=retry_at_from(answer)
+            )
+        if code in (401, 403):
+            return AuthError(
+                f"{self.name} rejected the API key: {detail}",
+                hint=f"check it with 'jobpoll config set-key {self.name}' "
+                f"or {self.env_prefix}API_KEY",
+            )
+        if code == 404:
+            return NotFoundError(f"{self.name} does not know this job: {detail}")
+        if 400 <= code < 500:
+            return UsageError(f"{self.name} refused the request: {detail}")
+        return UnavailableError(f"{self.name} is not answering properly: {detail}")
+
+
+def retry_at_from(answer: Answer, now: float | None = None) -> float:
+    """When a 429 lets us ask again (epoch seconds): Retry-After, else details.resetAt,
+    else X-RateLimit-Reset, else a minute from now."""
+    import time
+
+    now = time.time() if now is None else now
+    retry_after = answer.header("retry-after")
+    if retry_after:
+        try:
+            return now + max(0.0, float(retry_after))
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                return parsedate_to_datetime(retry_after).timestamp()
+            except (TypeError, ValueError):
+                pass
+    try:
+        body = json.loads(answer.body)
+        reset = parse_time(((body or {}).get("details") or {}).get("resetAt"))
+        if reset:
+            return reset.timestamp()
+    except (ValueError, AttributeError, TypeError, UnicodeDecodeError):
+        pass
+    reset = parse_time(answer.header("x-ratelimit-reset"))
+    if reset:
+        return reset.timestamp()
+    return now + 60.0
