@@ -1,0 +1,70 @@
+"""Shared fixtures: one simulator per test session on 127.0.0.1, and a helper that
+runs the real `jobpoll` command as a subprocess pointed at it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROVIDER_NAMES = ("json2video", "pictory", "muvi", "reelbot")
+TEST_KEY = "sk-test-9f8e7d6c5b4a3210"  # distinctive, so a leak is easy to spot
+
+
+@pytest.fixture(scope="session")
+def sim():
+    from jobpoll.simulator import Simulator
+
+    simulator = Simulator(seed=1234)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+def clean_env(tmp: Path) -> dict[str, str]:
+    """The process environment without any JOBPOLL_* setting, with config, history
+    and platform dirs inside `tmp` so no test touches the user's files."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBPOLL_") and k != "NO_COLOR"}
+    env.update(
+        HOME=str(tmp),
+        XDG_CONFIG_HOME=str(tmp / "xdg-config"),
+        XDG_STATE_HOME=str(tmp / "xdg-state"),
+        XDG_DATA_HOME=str(tmp / "xdg-data"),
+        JOBPOLL_CONFIG=str(tmp / "config" / "config.toml"),
+        JOBPOLL_HISTORY=str(tmp / "state" / "history.sqlite3"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def env(tmp_path, sim):
+    """Every provider pointed at the simulator, each with a key."""
+    environment = clean_env(tmp_path)
+    for name in PROVIDER_NAMES:
+        environment[f"JOBPOLL_{name.upper()}_BASE_URL"] = sim.base_url
+        environment[f"JOBPOLL_{name.upper()}_API_KEY"] = TEST_KEY
+    return environment
+
+
+def run_cli(*args: str, env: dict[str, str], input: str | None = None, timeout: float = 120):
+    """Run `python -m jobpoll ARGS` and return the CompletedProcess (text mode)."""
+    return subprocess.run(
+        [sys.executable, "-m", "jobpoll", *args],
+        env=env,
+        input=input if input is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_clean(result, *secrets: str) -> None:
+    """No traceback, no secret anywhere in what the user sees."""
+    for stream in (result.stdout, result.stderr):
+        assert "Traceback" not in stream
+        for secret in secrets or (TEST_KEY,):
+            assert secret not in stream
