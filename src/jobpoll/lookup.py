@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from jobpoll.errors import JobpollError, RateLimitedError, UnavailableError
 from jobpoll.model import Job, State, parse_time, utcnow
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 RETRIES = 2  # a one-shot lookup should answer quickly; `watch` is the patient one
 MAX_RATE_WAIT = 15.0  # seconds a status call will wait out a 429 before giving up
 URL_MARGIN = timedelta(minutes=2)  # a pre-signed URL this close to expiry is fetched anew
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -41,6 +43,34 @@ def reuse_known_output(job: Job, previous: Job | None, now: datetime) -> Job:
     return job.with_(url=previous.url, outputs=previous.outputs, extra={**previous.extra, **job.extra})
 
 
+def with_retries(
+    attempt: Callable[[], T],
+    *,
+    retries: int | None = None,
+    max_rate_wait: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """`attempt()`, tried again after a transient failure (network, 5xx, unreadable
+    answer) up to `retries` (RETRIES) times with backoff; a 429 is waited out when
+    shorter than `max_rate_wait` (MAX_RATE_WAIT)."""
+    retries = RETRIES if retries is None else retries
+    max_rate_wait = MAX_RATE_WAIT if max_rate_wait is None else max_rate_wait
+    failures = 0
+    while True:
+        try:
+            return attempt()
+        except RateLimitedError as exc:
+            wait = exc.retry_at - time.time()
+            if wait > max_rate_wait:
+                raise
+            sleep(max(0.0, wait))
+        except UnavailableError:
+            failures += 1
+            if failures > retries:
+                raise
+            sleep(backoff_delay(failures))
+
+
 def lookup(
     http: "SyncHttp",
     endpoint: "Endpoint",
@@ -52,26 +82,17 @@ def lookup(
     """The job as the provider tells it now, with the follow-up a finished job needs.
     Transient failures are retried RETRIES times; a 429 is waited out when short."""
     provider = endpoint.provider
-    failures = 0
-    while True:
-        try:
-            answer = http.get(endpoint, provider.status_request(job_id))
-            now = utcnow()
-            job = reuse_known_output(provider.parse_status(job_id, answer, now), previous, now)
-            follow = provider.followup_request(job)
-            if follow is not None:
-                job = provider.apply_followup(job, http.get(endpoint, follow), utcnow())
-            return job
-        except RateLimitedError as exc:
-            wait = exc.retry_at - time.time()
-            if wait > MAX_RATE_WAIT:
-                raise
-            sleep(max(0.0, wait))
-        except UnavailableError:
-            failures += 1
-            if failures > RETRIES:
-                raise
-            sleep(backoff_delay(failures))
+
+    def attempt() -> Job:
+        answer = http.get(endpoint, provider.status_request(job_id))
+        now = utcnow()
+        job = reuse_known_output(provider.parse_status(job_id, answer, now), previous, now)
+        follow = provider.followup_request(job)
+        if follow is not None:
+            job = provider.apply_followup(job, http.get(endpoint, follow), utcnow())
+        return job
+
+    return with_retries(attempt, sleep=sleep)
 
 
 def lookup_all(
