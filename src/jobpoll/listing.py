@@ -1,0 +1,387 @@
+"""`jobpoll list`: jobs from the providers that can list (json2video, Muvi) and from
+the local history for those that cannot (Pictory, Reelbot), newest first.
+
+This module decides what to ask and gathers the answers; commands/listing.py
+parses the options and prints. Listing from an API pages to the end (or to
+--limit) through lookup.with_retries; one provider's failure is reported and the
+others are still listed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from jobpoll.errors import Interrupted, JobpollError, UnavailableError, UsageError
+from jobpoll.model import Job, State, iso_utc, parse_time, utcnow
+
+if TYPE_CHECKING:
+    from jobpoll.config import Config, Endpoint
+    from jobpoll.history import History
+    from jobpoll.http import SyncHttp
+
+# json2video's own default is "since the first day of this month", which lists
+# almost nothing on the 1st; jobpoll asks for the last 30 days instead.
+DEFAULT_API_RANGE = timedelta(days=30)
+PAGE_SIZE = 100  # the most either API gives per page
+MAX_PAGES = 2000  # per window: an API that keeps handing out cursors must not loop forever
+
+API = "api"
+HISTORY = "history"
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SPAN_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)")
+_SPAN_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+# ---- option values -------------------------------------------------------------
+
+
+def parse_span(text: str, *, what: str, plain_seconds: bool = False) -> timedelta:
+    """A span of time: 7d, 12h, 90m, 2w, 1d12h (and plain seconds where allowed)."""
+    value = text.strip().lower()
+    if plain_seconds:
+        try:
+            seconds = float(value)
+        except ValueError:
+            pass
+        else:
+            if seconds >= 0 and seconds != float("inf"):
+                return timedelta(seconds=seconds)
+    pos, seconds = 0, 0.0
+    for match in _SPAN_PART.finditer(value):
+        if match.start() != pos:
+            break
+        seconds += float(match.group(1)) * _SPAN_SECONDS[match.group(2)]
+        pos = match.end()
+    if not value or pos != len(value):
+        plain = ", or seconds (90)" if plain_seconds else ""
+        raise UsageError(f"invalid {what} {text!r}: use a span such as 90d, 2w, 12h, 90m{plain}")
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise UsageError(f"invalid {what} {text!r}: too long a span") from None
+
+
+def parse_when(text: str, *, what: str, now: datetime, end_of_day: bool = False) -> datetime:
+    """--since/--until: an ISO date (midnight UTC; with `end_of_day`, the day's last
+    millisecond, so `--until 2026-11-30` includes the 30th), an ISO datetime (UTC
+    unless it says otherwise), or a span back from now (7d, 12h, 90m, 2w)."""
+    value = text.strip()
+    if _DATE.fullmatch(value):
+        try:
+            day = datetime.fromisoformat(value).date()
+        except ValueError:
+            raise UsageError(f"invalid {what} {text!r}: no such date") from None
+        moment = datetime.combine(day, time.min, tzinfo=timezone.utc)
+        return moment + timedelta(days=1, milliseconds=-1) if end_of_day else moment
+    if value[:1].isdigit() and ("-" in value or ":" in value):
+        moment = parse_time(value)
+        if moment is None:
+            raise UsageError(
+                f"invalid {what} {text!r}: not an ISO date or datetime "
+                "(e.g. 2026-11-01 or 2026-11-01T09:30:00Z)"
+            )
+        return moment
+    try:
+        span = parse_span(value, what=what)
+    except UsageError:
+        raise UsageError(
+            f"invalid {what} {text!r}: use an ISO date (2026-11-01), a datetime "
+            "(2026-11-01T09:30:00Z) or a span back from now (7d, 12h, 90m, 2w)"
+        ) from None
+    try:
+        return now - span
+    except OverflowError:
+        raise UsageError(f"invalid {what} {text!r}: too far back") from None
+
+
+def parse_state(text: str | None) -> State | None:
+    if text is None:
+        return None
+    try:
+        return State(text.strip().lower())
+    except ValueError:
+        names = ", ".join(s.value for s in State)
+        raise UsageError(f"invalid --state {text!r} (states: {names})") from None
+
+
+# ---- the query and its answer --------------------------------------------------
+
+
+@dataclass
+class ListQuery:
+    providers: list[str]  # in registry order
+    chosen: bool  # named with -p: a missing key is an error, not a note
+    since: datetime | None = None
+    until: datetime | None = None
+    state: State | None = None
+    limit: int | None = None
+    # Set when the listing is abandoned (Ctrl-C): other providers' threads stop
+    # before their next page instead of paging on to the end.
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+
+@dataclass
+class Row:
+    job: Job
+    source: str  # API or HISTORY
+    when: str | None = None  # sort time: created_at, else when jobpoll first saw the job
+
+    def __post_init__(self) -> None:
+        if self.when is None:
+            self.when = self.job.created_at
+
+
+@dataclass
+class ListResult:
+    rows: list[Row] = field(default_factory=list)
+    errors: list[JobpollError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def newest_first(rows: list[Row]) -> list[Row]:
+    """Newest first by created_at (history rows without one: when jobpoll first saw
+    them); undated rows last. The sort is stable: each source's own order stays
+    among equals."""
+    dated = sorted((r for r in rows if _moment(r)), key=_moment, reverse=True)  # type: ignore[arg-type]
+    return dated + [r for r in rows if not _moment(r)]
+
+
+def _moment(row: Row) -> datetime | None:
+    return parse_time(row.when)
+
+
+def list_jobs(
+    query: ListQuery,
+    *,
+    config: "Config",
+    history: "History | None",
+    connect: Callable[[], "SyncHttp"],
+    now: datetime | None = None,
+) -> ListResult:
+    """Every provider of the query listed; one provider's failure does not stop the
+    others. Jobs listed from an API are recorded into the history. `connect` makes
+    the HTTP client (only called when some provider is listed from its API)."""
+    from jobpoll.config import resolve_endpoint
+    from jobpoll.providers import get_provider
+
+    now = now or utcnow()
+    result = ListResult()
+    api_endpoints: list["Endpoint"] = []
+    for name in query.providers:
+        provider = get_provider(name)
+        if not provider.supports_list:
+            continue
+        endpoint = resolve_endpoint(config, name)
+        if not endpoint.key:
+            if query.chosen:
+                from jobpoll.config import require_key
+
+                require_key(endpoint)  # raises: -p NAME without a key is exit 3
+            result.notes.append(
+                f"{name} skipped: no API key (add one with 'jobpoll config set-key {name}' "
+                f"or set JOBPOLL_{name.upper()}_API_KEY)"
+            )
+            continue
+        api_endpoints.append(endpoint)
+
+    listed: list[Job] = []
+    if api_endpoints:
+        client = connect()
+        try:
+            for jobs, error in _run_all(client, api_endpoints, query, now):
+                listed.extend(jobs)
+                if error is not None:
+                    result.errors.append(error)
+        finally:
+            client.close()
+
+    if history is not None and listed:
+        from jobpoll.history import merge_known
+
+        known = history.get_many([(j.provider, j.id) for j in listed])
+        # Muvi's list items carry no URLs: the history has them for jobs seen finished.
+        listed = [merge_known(j, known.get((j.provider, j.id))) for j in listed]
+        history.record(listed)
+    result.rows.extend(Row(job, API) for job in listed)
+
+    from_history = [n for n in query.providers if not get_provider(n).supports_list]
+    if history is not None and from_history:
+        dated = history.query_dated(
+            provider=from_history, since=query.since, until=query.until,
+            state=query.state, limit=query.limit,
+        )
+        result.rows.extend(Row(job, HISTORY, when) for job, when in dated)
+
+    result.rows = newest_first(result.rows)
+    if query.limit is not None:
+        result.rows = result.rows[: query.limit]
+    return result
+
+
+def _run_all(
+    http: "SyncHttp", endpoints: list["Endpoint"], query: ListQuery, now: datetime
+) -> list[tuple[list[Job], JobpollError | None]]:
+    """List every endpoint, at once when there are several."""
+    if len(endpoints) == 1:
+        return [list_from_api(http, endpoints[0], query, now)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=len(endpoints))
+    try:
+        futures = [pool.submit(list_from_api, http, e, query, now) for e in endpoints]
+        return [f.result() for f in futures]
+    finally:
+        query.cancel.set()  # after a Ctrl-C here, the other threads stop at their next page
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+# ---- listing from an API ---------------------------------------------------------
+
+
+def list_from_api(
+    http: "SyncHttp", endpoint: "Endpoint", query: ListQuery, now: datetime
+) -> tuple[list[Job], JobpollError | None]:
+    """(jobs, None), or the jobs gathered before a failure and that failure."""
+    name = endpoint.provider.name
+    lister = _LISTERS.get(name)
+    if lister is None:  # a provider with supports_list but no plan here: say so, don't guess
+        return [], UnavailableError(f"jobpoll does not know how to list {name} jobs yet")
+    jobs: list[Job] = []
+    try:
+        for job in lister(http, endpoint, query, now):
+            jobs.append(job)
+            if query.limit is not None and len(jobs) >= query.limit:
+                break
+    except JobpollError as exc:
+        if exc.hint is None:
+            exc.hint = f"while listing {name} jobs"
+        return jobs, exc
+    return jobs, None
+
+
+def _pages(
+    http: "SyncHttp",
+    endpoint: "Endpoint",
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    state: State | None,
+    page_size: Callable[[], int],
+    cancel: threading.Event,
+) -> Iterator[list[Job]]:
+    """Each page's jobs, following the cursor to the end."""
+    from jobpoll.lookup import with_retries
+
+    provider = endpoint.provider
+    cursor: str | None = None
+    seen: set[str] = set()
+    for _ in range(MAX_PAGES):
+        if cancel.is_set():
+            raise Interrupted(f"listing {provider.name} jobs was interrupted")
+        request = provider.list_request(
+            since=since, until=until, state=state.value if state else None,
+            limit=page_size(), cursor=cursor,
+        )
+        page = with_retries(lambda: provider.parse_list(http.get(endpoint, request), utcnow()))
+        yield page.jobs
+        if not page.cursor:
+            return
+        if page.cursor in seen:
+            raise UnavailableError(f"{provider.name} handed out the same page cursor twice; stopped listing")
+        seen.add(page.cursor)
+        cursor = page.cursor
+    raise UnavailableError(f"{provider.name} kept handing out more pages ({MAX_PAGES}); stopped listing")
+
+
+def _json2video(http: "SyncHttp", endpoint: "Endpoint", query: ListQuery, now: datetime) -> Iterator[Job]:
+    """date_start/date_end in windows of at most 93 days, newest window first;
+    json2video cannot filter by status, so --state is applied here."""
+    provider = endpoint.provider
+    until = query.until or now
+    since = query.since or until - DEFAULT_API_RANGE
+    given = [0]  # jobs handed out so far, for the page size under --limit
+    seen: set[str] = set()
+
+    def page_size() -> int:
+        if query.limit is None or query.state is not None:
+            return PAGE_SIZE
+        return max(1, min(PAGE_SIZE, query.limit - given[0]))
+
+    for start, end in reversed(provider.list_windows(since, until)):  # type: ignore[attr-defined]
+        try:
+            for jobs in _pages(http, endpoint, since=start, until=end, state=None, page_size=page_size,
+                              cancel=query.cancel):
+                for job in jobs:
+                    # Windows share their boundary instant: a movie there is listed twice.
+                    if job.id in seen or (query.state is not None and job.state is not query.state):
+                        continue
+                    seen.add(job.id)
+                    given[0] += 1
+                    yield job
+        except UsageError as exc:
+            raise _explain_json2video(exc, start, end) from None
+
+
+def _explain_json2video(exc: UsageError, start: datetime, end: datetime) -> UsageError:
+    """json2video's documented 400s, with what they mean for this command."""
+    text = exc.message.lower()
+    window = f"{iso_utc(start)} to {iso_utc(end)}"
+    if "start date" in text or "end date" in text:
+        exc.hint = f"jobpoll sent the range {window}; check --since/--until"
+    elif "date range" in text or "3 months" in text:
+        exc.hint = (f"jobpoll splits ranges into windows of at most 93 days and sent {window}; "
+                    "please report this")
+    else:
+        exc.hint = f"while listing json2video jobs from {window}"
+    return exc
+
+
+def _muvi(http: "SyncHttp", endpoint: "Endpoint", query: ListQuery, now: datetime) -> Iterator[Job]:
+    """Newest first, following nextCursor while hasMore. --state goes to the server
+    where Muvi can filter on it (queued, running, done, failed, cancelled), else it
+    is applied here; Muvi has no date filter, so --since/--until are applied to
+    createdAt here, and paging stops at the first job older than --since."""
+    from jobpoll.providers.muvi import FILTERS
+
+    server_state = query.state if query.state in FILTERS else None
+    exact = query.since is None and query.until is None and query.state is server_state
+    given = [0]
+
+    def page_size() -> int:
+        if query.limit is None or not exact:
+            return PAGE_SIZE
+        return max(1, min(PAGE_SIZE, query.limit - given[0]))
+
+    seen: set[str] = set()
+    for jobs in _pages(http, endpoint, since=None, until=None, state=server_state,
+                       page_size=page_size, cancel=query.cancel):
+        past_since = False
+        for job in jobs:
+            created = parse_time(job.created_at)
+            if query.since is not None and created is not None and created < query.since:
+                past_since = True
+                continue
+            if (query.since or query.until) and created is None:
+                continue
+            if query.until is not None and created is not None and created > query.until:
+                continue
+            if query.state is not None and job.state is not query.state:
+                continue
+            if job.id in seen:
+                continue
+            seen.add(job.id)
+            given[0] += 1
+            yield job
+        if past_since:
+            return
+
+
+_LISTERS: dict[str, Callable[["SyncHttp", "Endpoint", ListQuery, datetime], Iterator[Job]]] = {
+    "json2video": _json2video,
+    "muvi": _muvi,
+}
