@@ -1,0 +1,1 @@
+"""Command implementations registered on the Typer app by cli.py."""

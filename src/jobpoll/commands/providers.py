@@ -1,0 +1,63 @@
+"""`jobpoll providers`: each provider's base URL, key status and interval."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+from jobpoll.context import AppContext, app_context
+
+PLAIN_COLUMNS = ("name", "base_url", "base_url_source", "key_source", "interval")
+
+
+def providers_command(
+    ctx: typer.Context,
+    json_: bool = typer.Option(False, "--json", help="One JSON object per provider (NDJSON)."),
+) -> None:
+    """List the providers: base URL, whether a key is set (env/file), polling interval."""
+    import json
+
+    from jobpoll.config import load_config, resolve_endpoint
+    from jobpoll.providers import NAMES
+
+    app = app_context(ctx)
+    config = load_config(app.config_path, warn=app.warn)
+    rows = [resolve_endpoint(config, name).summary() for name in NAMES]
+    if json_:
+        for row in rows:
+            typer.echo(json.dumps(row))
+    elif sys.stdout.isatty():
+        _print_table(app, rows)
+    else:
+        from jobpoll.config import format_interval
+
+        typer.echo("\t".join(PLAIN_COLUMNS))
+        for row in rows:
+            cells = dict(row, key_source=row["key_source"] or "none",
+                         interval=format_interval(row["interval"]))
+            typer.echo("\t".join(str(cells[c]) for c in PLAIN_COLUMNS))
+
+
+def _print_table(app: AppContext, rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from jobpoll.config import env_var, format_interval
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for title in ("Provider", "Base URL", "Key", "Interval"):
+        table.add_column(title)
+    for row in rows:
+        name = row["name"]
+        base = escape(row["base_url"])
+        if row["base_url_source"] != "default":
+            base += f" [dim]({row['base_url_source']})[/dim]"
+        key = {
+            "env": f"env [dim]({env_var(name, 'api_key')})[/dim]",
+            "file": "file",
+        }.get(row["key_source"], "[dim]none[/dim]")
+        table.add_row(name, base, key, format_interval(row["interval"]))
+    Console(no_color=not app.color, highlight=False).print(table)
