@@ -1,0 +1,250 @@
+"""json2video: `GET /v2/movies?project=ID` (shared/providers/json2video.txt).
+
+One code path turns a "movie" object into a Job, for a single lookup and for every
+item of a listing alike, so `status` and `list` can never disagree about a job.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from jobpoll.errors import JobpollError, NotFoundError, UsageError
+from jobpoll.model import Job, JobError, Output, State, iso_utc, normalize_time, parse_time
+from jobpoll.providers._payload import (
+    add_output,
+    as_dict,
+    as_duration,
+    as_message,
+    as_progress,
+    as_text,
+    auth_error,
+    aware,
+    is_success,
+    map_state,
+    read_body,
+    status_word,
+    unexpected_shape,
+)
+from jobpoll.providers.base import Answer, ListPage, Provider, Request
+
+PROJECT_ID = re.compile(r"[A-Za-z0-9]{16}")
+
+STATES = {
+    "pending": State.QUEUED,
+    "running": State.RUNNING,
+    "done": State.DONE,
+    "error": State.FAILED,
+    # Documented as computed client-side; should the server ever send it, it means
+    # the same thing.
+    "timeout": State.TIMEOUT,
+}
+
+# The documented rule: the server keeps a stuck render "running" forever; clients
+# are to treat one older than this as a fatal timeout.
+STALE_AFTER = timedelta(minutes=15)
+TIMEOUT_MESSAGE = (
+    "still running more than 15 minutes after it was created; "
+    "json2video treats that as a failed render"
+)
+
+# The list endpoint refuses ranges over 93 days ("Maximum date range is 3 months").
+MAX_WINDOW = timedelta(days=93)
+MAX_LIMIT = 100
+
+# Error messages are not stable identifiers (SPEC, quirks), so they are matched
+# loosely: a bad key has been seen as 400, 401 and 403, each saying so in words.
+MENTIONS_KEY = re.compile(r"api[\s_-]*key", re.IGNORECASE)
+SAYS_NOT_FOUND = re.compile(
+    r"not\s+(?:been\s+)?found|does\s*n[o']t\s+exist|no\s+such|unknown\s+project",
+    re.IGNORECASE,
+)
+
+
+class Json2Video(Provider):
+    name = "json2video"
+    default_base_url = "https://api.json2video.com"
+    default_interval = 5.0
+    auth_header = "x-api-key"
+    auth_prefix = ""
+    budget = None
+    supports_list = True
+
+    # ---- requests ----------------------------------------------------------
+    def check_id(self, job_id: str) -> None:
+        super().check_id(job_id)
+        if not PROJECT_ID.fullmatch(job_id):
+            raise UsageError(
+                f"{job_id!r} is not a json2video project ID "
+                "(exactly 16 letters and digits, e.g. JkGxEoPRF9EgRb32)",
+                job=f"{self.name}:{job_id}",
+            )
+
+    def status_request(self, job_id: str) -> Request:
+        return Request("/v2/movies", {"project": job_id})
+
+    def list_request(
+        self,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        state: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Request:
+        # `state` is not sent: json2video cannot filter by status, the caller does.
+        params: dict[str, str] = {}
+        if since is not None:
+            params["date_start"] = iso_utc(aware(since))
+        if until is not None:
+            params["date_end"] = iso_utc(aware(until))
+        params["limit"] = str(max(1, min(limit, MAX_LIMIT)))
+        if cursor:
+            params["next_token"] = cursor
+        return Request("/v2/movies", params)
+
+    def list_windows(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+        """Split [since, until] into consecutive windows of at most 93 days.
+
+        Each window starts where the previous one ends (no gap, no overlap beyond
+        that shared instant); a movie created exactly on a boundary may be listed
+        by both windows, so callers de-duplicate by project ID.
+        """
+        since, until = aware(since), aware(until)
+        if since > until:
+            raise UsageError(
+                f"the date range starts ({iso_utc(since)}) after it ends ({iso_utc(until)})"
+            )
+        windows = []
+        start = since
+        while True:
+            # Compared as a span, not as start + 93 days, which could overflow
+            # near datetime.max.
+            end = until if until - start <= MAX_WINDOW else start + MAX_WINDOW
+            windows.append((start, end))
+            if end == until:
+                return windows
+            start = end
+
+    # ---- answers -----------------------------------------------------------
+    def parse_status(self, job_id: str, answer: Answer, now: datetime) -> Job:
+        try:
+            body = self._read(answer)
+            movie = as_dict(body.get("movie"))
+            if movie is None:
+                raise self._error(answer, body)
+            return self._movie_job(job_id, movie, now)
+        except JobpollError as err:
+            raise err.for_job(f"{self.name}:{job_id}")
+
+    def parse_list(self, answer: Answer, now: datetime) -> ListPage:
+        body = self._read(answer)
+        if "movies" not in body:  # an error told with HTTP 200, or garbage
+            raise self._error(answer, body)
+        movies = [] if body["movies"] is None else body["movies"]
+        if not isinstance(movies, list):
+            raise unexpected_shape(self.name, "'movies' is not a list")
+        jobs = []
+        for item in movies:
+            job = self._list_item(item, now)
+            if job is not None:
+                jobs.append(job)
+        # next_token is the cursor; has_next, where sent, has the last word.
+        cursor = as_text(body.get("next_token"))
+        if body.get("has_next") is False:
+            cursor = None
+        return ListPage(jobs, cursor)
+
+    # ---- internals ---------------------------------------------------------
+    def _read(self, answer: Answer) -> dict[str, Any]:
+        """A 2xx JSON object, or the mapped error."""
+        body = read_body(self, answer)
+        if not is_success(answer.status_code):
+            raise self._error(answer, body)
+        if not isinstance(body, dict):
+            raise unexpected_shape(self.name, "not a JSON object")
+        return body
+
+    def _list_item(self, item: Any, now: datetime) -> Job | None:
+        # A listing is an overview: an item that is no movie (no project ID, no
+        # status word) is left out rather than failing the whole page.
+        movie = as_dict(item)
+        project = as_text(movie.get("project")) if movie else None
+        if movie is None or project is None:
+            return None
+        try:
+            return self._movie_job(project, movie, now)
+        except JobpollError:
+            return None
+
+    def _movie_job(self, job_id: str, movie: dict[str, Any], now: datetime) -> Job:
+        word = status_word(self.name, movie)
+        state = map_state(word, STATES)
+        created = parse_time(movie.get("created_at"))
+        if state is State.RUNNING and created and aware(now) - created > STALE_AFTER:
+            state = State.TIMEOUT
+
+        message = as_text(movie.get("message"))
+        error = None
+        if state is State.FAILED:
+            # Also how an unknown project answers (200, status "error"): SPEC says
+            # never guess, so it stays a failed job with json2video's message.
+            error = JobError(None, message or "render failed")
+        elif state is State.TIMEOUT:
+            error = JobError(None, TIMEOUT_MESSAGE)
+
+        outputs: list[Output] = []
+        add_output(outputs, "video", movie.get("url"))
+        add_output(outputs, "subtitles", movie.get("ass"))  # `false` when there is none
+
+        return Job(
+            provider=self.name,
+            id=job_id,
+            state=state,
+            status=word,
+            progress=100.0 if state is State.DONE else as_progress(movie.get("progress")),
+            message=message,
+            url=as_text(movie.get("url")),
+            outputs=tuple(outputs),
+            error=error,
+            created_at=normalize_time(movie.get("created_at")),
+            ended_at=normalize_time(movie.get("ended_at")),
+            duration=as_duration(movie.get("duration")),
+            checked_at=iso_utc(aware(now)),
+            raw=movie,  # the job object, as a listing gives it: raw.status is the status
+        )
+
+    def _error(self, answer: Answer, body: Any) -> JobpollError:
+        """The exception for an error answer (or a 2xx without a movie)."""
+        message = self._message(body)
+        code = answer.status_code
+        said = message or f"HTTP {code}"
+        # Quoted parts are left out of the matching: they echo what was sent (the
+        # ID in "Received ID: '…'"), not what went wrong. (An apostrophe inside a
+        # word, as in "doesn't", starts no quote.)
+        words = re.sub(r"(?<![A-Za-z])'[^']*'", "", message or "")
+        if MENTIONS_KEY.search(words) and (code in (400, 401, 403) or is_success(code)):
+            return auth_error(self, f"json2video rejected the API key: {message}")
+        if code == 401:
+            # json2video also answers 401 when the account's quota is used up.
+            return auth_error(self, f"json2video rejected the API key or the quota is exceeded: {said}")
+        if SAYS_NOT_FOUND.search(words) and (code == 400 or is_success(code)):
+            return NotFoundError(f"json2video does not know this project: {message}")
+        if is_success(code):
+            return unexpected_shape(self.name, message or "no 'movie' object in the answer")
+        # The documented 400s (bad ID shape, bad dates, range over 93 days) become
+        # UsageError here, carrying json2video's own words.
+        return self.generic_error(answer, message=message)
+
+    @staticmethod
+    def _message(body: Any) -> str | None:
+        body = as_dict(body)
+        if body is None:
+            return None
+        error = body.get("error")
+        return (
+            as_message(body.get("message"))
+            or as_message(error)
+            or as_message((as_dict(error) or {}).get("message"))
+        )
