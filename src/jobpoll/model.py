@@ -151,7 +151,10 @@ def parse_time(value: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # e.g. year 1 at +05:00: before datetime.min once in UTC
+        return None
 
 
 def normalize_time(value: Any) -> str | None:
