@@ -28,7 +28,7 @@ class AppContext:
         if self._config is None:
             from jobpoll.config import load_config
 
-            self._config = load_config(self.config_path)
+            self._config = load_config(self.config_path, warn=self.warn)
         return self._config
 
     def warn(self, message: str) -> None:

@@ -122,7 +122,7 @@ class Provider:
     def load_json(self, answer: Answer) -> Any:
         try:
             return json.loads(answer.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise UnavailableError(
                 f"{self.name} sent an unreadable answer (HTTP {answer.status_code}, "
                 f"{len(answer.body)} bytes, not JSON)"
