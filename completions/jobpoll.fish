@@ -52,10 +52,10 @@ complete -c jobpoll -n '__jobpoll_at \'jobpoll\' 0' -a 'demo' -d 'Watch a few si
 complete -c jobpoll -n '__jobpoll_at \'jobpoll\' 0' -a 'simulate' -d 'Serve a local imitation of the four providers until Ctrl-C'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll\' 0' -a 'providers' -d 'List the providers'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll\' 0' -a 'list' -d 'List jobs, newest first'
-complete -c jobpoll -n '__jobpoll_at \'jobpoll\' 0' -a 'config' -d 'Read and change the config file'
-complete -c jobpoll -n '__jobpoll_at \'jobpoll\' 0' -a 'history' -d 'The local job history (every job status, watch and list have seen). Its file'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll\' 0' -a 'config' -d 'Read and change the config file: API keys, base URLs, intervals'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll\' 0' -a 'history' -d 'The local job history (every job status, watch and list have seen)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll\'' -l version -d 'Print the version and exit'
-complete -c jobpoll -n '__jobpoll_at \'jobpoll\'' -l config -r -F -d 'Config file (default'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll\'' -l config -r -F -d 'Config file (default: the user config dir)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll\'' -l no-color -d 'No colour (also NO_COLOR)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll\'' -s v -l verbose -d 'Log HTTP requests and answers on stderr (keys redacted)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll\'' -s q -l quiet -d 'No warnings or progress on stderr'
@@ -71,13 +71,13 @@ complete -c jobpoll -n '__jobpoll_at \'jobpoll status\'' -s h -l help -d 'Show t
 complete -c jobpoll -n '__jobpoll_at \'jobpoll status\'' -a '(__jobpoll_job)' -d 'job'
 
 # jobpoll watch
-complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -s i -l interval -x -d 'First interval between lookups of a job (default'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -s i -l interval -x -d 'First interval between lookups of a job (default: the provider\'s advice: pictory 10s, others 5s)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -l max-interval -x -d 'Longest interval while nothing changes'
-complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -s t -l timeout -x -d 'Overall deadline'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -s t -l timeout -x -d 'Overall deadline: then print what is known and exit 5'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -l retries -x -d 'Failed lookups in a row (network, 5xx, unreadable answer) retried before a job is abandoned (exit 6)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -l fail-fast -d 'Stop at the first job that ends badly'
-complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -l heartbeat -x -d 'When stdout is not a terminal, a line on stderr for jobs unchanged this long (0'
-complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -l json -d 'NDJSON'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -l heartbeat -x -d 'When stdout is not a terminal, a line on stderr for jobs unchanged this long (0: off)'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -l json -d 'NDJSON: a line per job when first seen and at every change'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -l field -x -a 'provider id state status progress message url outputs error created_at updated_at ended_at duration checked_at ref' -d 'Print only this field of each job, once, when it finishes'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -s p -l provider -x -a 'json2video pictory muvi reelbot' -d 'Provider for bare IDs'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -s h -l help -d 'Show this message and exit'
@@ -87,7 +87,7 @@ complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -a '(__jobpoll_job)' -d 
 complete -c jobpoll -n '__jobpoll_at \'jobpoll demo\'' -s h -l help -d 'Show this message and exit'
 
 # jobpoll simulate
-complete -c jobpoll -n '__jobpoll_at \'jobpoll simulate\'' -l port -x -d 'Port to listen on (0'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll simulate\'' -l port -x -d 'Port to listen on (0: any free port)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll simulate\'' -l host -x -d 'Address to listen on'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll simulate\'' -l seed -x -d 'Seed for random faults and job IDs (reproducible runs)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll simulate\'' -l fault-rate -x -d 'Share of requests meeting a random transient fault (0..1)'
@@ -98,9 +98,9 @@ complete -c jobpoll -n '__jobpoll_at \'jobpoll providers\'' -l json -d 'One JSON
 complete -c jobpoll -n '__jobpoll_at \'jobpoll providers\'' -s h -l help -d 'Show this message and exit'
 
 # jobpoll list
-complete -c jobpoll -n '__jobpoll_at \'jobpoll list\'' -s p -l provider -x -a 'json2video pictory muvi reelbot' -d 'List only this provider (repeatable'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll list\'' -s p -l provider -x -a 'json2video pictory muvi reelbot' -d 'List only this provider (repeatable; default: every provider)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll list\'' -l since -x -d 'Jobs created at or after WHEN'
-complete -c jobpoll -n '__jobpoll_at \'jobpoll list\'' -l until -x -d 'Jobs created at or before WHEN (a date includes the whole day): an ISO date (2026-11-01), a datetime (2026-11-01T09:30:00Z'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll list\'' -l until -x -d 'Jobs created at or before WHEN (a date includes the whole day)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll list\'' -l state -x -a 'queued running done failed cancelled timeout expired unknown' -d 'Only jobs in this state'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll list\'' -l limit -x -d 'At most N jobs, the newest'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll list\'' -l json -d 'One JSON object per job (NDJSON), with "source"'
@@ -114,7 +114,7 @@ complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'unset-key' -d 'Re
 complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'set' -d 'Set default_provider, PROVIDER.base_url or PROVIDER.interval'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'unset' -d 'Remove a setting from the config file (its default applies again)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'get' -d 'Print a setting\'s effective value (environment, file or default)'
-complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'show' -d 'Every setting and where it comes from'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'show' -d 'Every setting and where it comes from; keys masked'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll config\'' -s h -l help -d 'Show this message and exit'
 
 # jobpoll config path

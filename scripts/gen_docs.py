@@ -139,11 +139,23 @@ def paragraphs(text: str | None) -> list[str]:
     return [p.replace("\b\n", "").strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
-def summary(text: str | None) -> str:
-    """The help's first phrase on one line, for completion menus: "List jobs, newest first"."""
-    first = paragraphs(text)[0] if paragraphs(text) else ""
-    first = " ".join(first.split())
-    return re.split(r"(?<=\w)[.:;] ", first + " ", maxsplit=1)[0].rstrip(". ")
+def summary(text: str | None, width: int = 72) -> str:
+    """The help's first sentence on one line, for completion menus; when that is
+    long, its part before a colon or semicolon ("List jobs, newest first")."""
+    parts = paragraphs(text)
+    first = " ".join(parts[0].split()) if parts else ""
+    sentence = _cut(first, ".")
+    return sentence if len(sentence) <= width else _cut(sentence, ":;")
+
+
+def _cut(text: str, marks: str) -> str:
+    """text up to the first of marks that ends a phrase outside parentheses."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and char in marks and text[i + 1 : i + 2] in ("", " "):
+            return text[:i]
+    return text.rstrip(".")
 
 
 def describe(app: Any) -> Cli:

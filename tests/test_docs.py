@@ -307,7 +307,7 @@ def test_fish_script_parses():
 
 
 @needs("fish")
-def test_fish_completes_commands_options_providers_and_prefixes():
+def test_fish_completes_commands_options_providers_and_prefixes(tmp_path):
     cases = [
         ("jobpoll wa", ["watch"]),
         ("jobpoll status --ex", ["--exit-status"]),
@@ -320,8 +320,9 @@ def test_fish_completes_commands_options_providers_and_prefixes():
     script = [f"source {shlex.quote(str(FISH_SCRIPT))}"]
     for line, _ in cases:
         script += [f"complete -C {shlex.quote(line)}", "echo @@"]
+    env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path))
     result = subprocess.run(
-        ["fish", "--no-config", "-c", "\n".join(script)], capture_output=True, text=True, timeout=60,
+        ["fish", "-c", "\n".join(script)], capture_output=True, text=True, timeout=60, env=env,
     )
     assert result.returncode == 0 and not result.stderr, result.stderr
     chunks = result.stdout.split("@@\n")[:-1]
@@ -343,7 +344,8 @@ def test_man_page_has_no_groff_warnings():
 
 
 def rendered_man_page() -> str:
-    env = dict(os.environ, MANPAGER="cat", PAGER="cat", MANWIDTH="100", MAN_KEEP_FORMATTING="")
+    env = dict(os.environ, MANPAGER="cat", PAGER="cat", MANWIDTH="100")
+    env.pop("MAN_KEEP_FORMATTING", None)
     result = subprocess.run(
         ["man", "-l", str(MAN_PAGE)], capture_output=True, text=True, env=env, timeout=60,
     )
