@@ -61,7 +61,6 @@ class Param:
     takes_value: bool
     values: str | None = None  # a key of Cli.words, "file", "job", or None: nothing to offer
     repeat: bool = False  # an option given several times / an argument taking many values
-    required: bool = False
 
     @property
     def is_option(self) -> bool:
@@ -201,7 +200,7 @@ def _describe_command(command: Any, ctx: Any, path: tuple[str, ...], words: dict
 def _choice_values(param: Any, path: tuple[str, ...], words: dict) -> str | None:
     kind = getattr(param.type, "name", "")
     if kind == "choice":
-        key = "choice:" + " ".join(path + (param.name,))
+        key = "_".join(("choice", *path, param.name)).replace("-", "_")
         words[key] = [str(c) for c in param.type.choices]
         return key
     if kind in ("path", "filename"):
@@ -221,7 +220,7 @@ def _describe_option(param: Any, ctx: Any, path: tuple, help_text: str, words: d
     metavar = ""
     if takes_value:
         metavar = param.metavar or (
-            param.make_metavar(ctx) if values and values.startswith("choice:") else param.name.upper()
+            param.make_metavar(ctx) if values and values.startswith("choice_") else param.name.upper()
         )
     return Param(
         # Short names first, as --help shows them. Click keeps the help option's
@@ -233,7 +232,6 @@ def _describe_option(param: Any, ctx: Any, path: tuple, help_text: str, words: d
         takes_value=takes_value,
         values=values,
         repeat=bool(param.multiple),
-        required=bool(param.required),
     )
 
 
@@ -254,7 +252,6 @@ def _describe_argument(param: Any, ctx: Any, path: tuple, help_text: str, words:
         takes_value=True,
         values=values,
         repeat=param.nargs != 1,
-        required=bool(param.required),
     )
 
 
@@ -781,4 +778,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT / "src"))  # document this checkout, whatever is installed
     sys.exit(main())

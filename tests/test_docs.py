@@ -9,6 +9,7 @@ scripts/gen_docs.py generates from the app now, and a changed app must change th
 from __future__ import annotations
 
 import difflib
+import enum
 import functools
 import importlib.util
 import inspect
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import typer
@@ -82,45 +84,61 @@ def test_check_mode_reports_stale_files(tmp_path):
     assert gen_docs.main(["--check", "--out", str(tmp_path)]) == 1
 
 
+class Colour(str, enum.Enum):
+    red = "red"
+    green = "green"
+
+
 def _with_extra_option(callback):
-    """A copy of a command function that takes one more option, --brand-new-option."""
+    """A copy of a command function that takes one more option, --brand-new-option COLOUR."""
     signature = inspect.signature(callback)
 
     @functools.wraps(callback)
-    def wrapper(*args, brand_new_option: bool = False, **kwargs):
+    def wrapper(*args, brand_new_option=None, **kwargs):
         return callback(*args, **kwargs)
 
     extra = inspect.Parameter(
         "brand_new_option",
         inspect.Parameter.KEYWORD_ONLY,
-        default=typer.Option(False, "--brand-new-option", help="Added by the staleness test."),
-        annotation=bool,
+        default=typer.Option(None, "--brand-new-option", help="Added by the staleness test."),
+        annotation=Optional[Colour],
     )
     wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), extra])
-    wrapper.__annotations__ = {**callback.__annotations__, "brand_new_option": bool}
+    wrapper.__annotations__ = {**callback.__annotations__, "brand_new_option": Optional[Colour]}
     return wrapper
 
 
-def test_an_option_added_without_regenerating_is_caught():
+@pytest.fixture(scope="module")
+def changed_files():
+    """The generated files of a copy of the app whose `status` has one more option."""
     import copy
 
     from jobpoll.cli import app
 
     changed = copy.copy(app)
-    changed.registered_commands = [
-        copy.copy(info) for info in app.registered_commands
-    ]
+    changed.registered_commands = [copy.copy(info) for info in app.registered_commands]
     status = next(info for info in changed.registered_commands if info.name == "status")
     status.callback = _with_extra_option(status.callback)
+    return gen_docs.render_all(changed)
 
+
+def test_an_option_added_without_regenerating_is_caught(changed_files):
     current = gen_docs.render_all()
-    files = gen_docs.render_all(changed)
-    assert sorted(gen_docs.stale(files)) == sorted(current), "every generated file must change"
-    assert "--brand-new-option" in files["completions/jobpoll.bash"]
-    assert "--brand-new-option" in files["completions/_jobpoll"]
-    assert "-l brand-new-option" in files["completions/jobpoll.fish"]
-    assert r"\-\-brand\-new\-option" in files["man/jobpoll.1"]
+    assert sorted(gen_docs.stale(changed_files)) == sorted(current), "every generated file must change"
+    assert "--brand-new-option" in changed_files["completions/jobpoll.bash"]
+    assert "--brand-new-option" in changed_files["completions/_jobpoll"]
+    assert "-l brand-new-option" in changed_files["completions/jobpoll.fish"]
+    assert r"\-\-brand\-new\-option" in changed_files["man/jobpoll.1"]
     assert "--brand-new-option" not in current["completions/jobpoll.bash"]
+
+
+@needs("bash")
+def test_bash_completes_a_new_option_and_its_choices(changed_files, tmp_path):
+    script = tmp_path / "jobpoll.bash"
+    script.write_text(changed_files["completions/jobpoll.bash"], encoding="utf-8")
+    assert bash_complete("jobpoll status --brand", "jobpoll status --brand-new-option gr", script=script) == [
+        ["--brand-new-option"], ["green"],
+    ]
 
 
 def test_words_come_from_the_code(cli):
@@ -144,19 +162,19 @@ def bash_words(line: str) -> list[str]:
     return words
 
 
-def bash_complete(*lines: str) -> list[list[str]]:
+def bash_complete(*lines: str, script: Path = BASH_SCRIPT) -> list[list[str]]:
     """COMPREPLY of _jobpoll for each command line, the cursor at its end."""
-    script = [f"source {shlex.quote(str(BASH_SCRIPT))}"]
+    commands = [f"source {shlex.quote(str(script))}"]
     for line in lines:
         words = bash_words(line)
-        script += [
+        commands += [
             f"COMP_LINE={shlex.quote(line)}; COMP_POINT={len(line)}",
             f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)}); COMP_CWORD={len(words) - 1}",
             f"COMPREPLY=(); _jobpoll jobpoll {shlex.quote(words[-1])} {shlex.quote(words[-2])}",
             "printf '%s\\n' \"${COMPREPLY[@]}\"; echo '@@'",
         ]
     result = subprocess.run(
-        ["bash", "--norc", "--noprofile", "-c", "\n".join(script)],
+        ["bash", "--norc", "--noprofile", "-c", "\n".join(commands)],
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0 and not result.stderr, result.stderr
