@@ -363,6 +363,14 @@ def test_history_path_and_prune(lenv, tmp_path):
     assert result.returncode == 2 and "invalid --older-than" in result.stderr
 
 
+def test_prune_on_an_unusable_history_is_an_error(lenv, tmp_path):
+    (tmp_path / "state" / "history.sqlite3").mkdir(parents=True)
+    result = run_cli("history", "prune", "--older-than", "90d", env=lenv)
+    assert result.returncode == 6
+    assert result.stderr.strip().endswith("is a directory, not a file; nothing pruned")
+    assert "going on without it" not in result.stderr
+
+
 # ---- several writers at once ----------------------------------------------------------------
 
 

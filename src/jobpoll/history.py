@@ -81,14 +81,33 @@ def history_path() -> Path:
 
 def open_history(warn: Warn, path: Path | None = None) -> "History | None":
     """The history, ready to use; or None (after one warning) when it cannot be used."""
+    path = path or history_path()
+    try:
+        return connect_history(warn, path)
+    except HistoryUnavailable as exc:
+        warn(f"cannot use the job history at {path}: {exc.reason}; going on without it")
+        return None
+
+
+class HistoryUnavailable(Exception):
+    """The history cannot be used; `reason` says why in a few words."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"cannot use the job history at {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def connect_history(warn: Warn, path: Path | None = None) -> "History":
+    """The history, or HistoryUnavailable: for commands that exist only for the
+    history (`history prune`), where going on without it makes no sense."""
     import sqlite3
 
     path = path or history_path()
     try:
         return History(_connect(path), path, warn)
     except (sqlite3.Error, OSError, _Unusable) as exc:
-        warn(f"cannot use the job history at {path}: {_reason(exc)}; going on without it")
-        return None
+        raise HistoryUnavailable(path, _reason(exc)) from None
 
 
 class _Unusable(Exception):

@@ -31,7 +31,7 @@ def prune_command(
 ) -> None:
     """Forget jobs last checked more than SPAN ago, so the file does not grow without end."""
     from jobpoll.errors import UnavailableError
-    from jobpoll.history import open_history
+    from jobpoll.history import HistoryUnavailable, connect_history
     from jobpoll.listing import parse_span
     from jobpoll.model import iso_utc, utcnow
 
@@ -41,9 +41,10 @@ def prune_command(
         cutoff = utcnow() - span
     except OverflowError:
         cutoff = utcnow().replace(year=1)
-    history = open_history(app.warn)
-    if history is None:
-        raise UnavailableError("the job history could not be opened; nothing pruned")
+    try:
+        history = connect_history(app.warn)
+    except HistoryUnavailable as exc:
+        raise UnavailableError(f"{exc}; nothing pruned") from None
     with history:
         removed = history.prune(cutoff)
     if removed < 0:
