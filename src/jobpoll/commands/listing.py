@@ -10,10 +10,7 @@ import typer
 
 from jobpoll.context import app_context
 
-STATE_HELP = (
-    "Only jobs in this state: queued, running, done, failed, cancelled, timeout, expired, unknown "
-    "(Muvi filters on its server where it can, the others here)."
-)
+STATE_HELP = "Only jobs in this state: queued, running, done, failed, cancelled, timeout, expired, unknown."
 WHEN_HELP = "an ISO date (2026-11-01), a datetime (2026-11-01T09:30:00Z; UTC unless an offset is given) or a span back from now (7d, 12h, 90m, 2w)"
 
 
