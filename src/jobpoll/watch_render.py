@@ -1,0 +1,356 @@
+"""How `watch` shows what the engine reports, chosen once per run.
+
+Two independent parts behind one interface (`WatchView`):
+- the data on stdout, by render.Mode: TABLE (a summary table at the end, the live
+  display being the progress), PLAIN (one timestamped tab-separated line per
+  change), JSON (SPEC's NDJSON stream), FIELD (one value per job when it finishes);
+- the progress for people: a rich Live display where there is a terminal for it
+  (stdout in TABLE mode, else stderr), otherwise nothing but heartbeat lines,
+  warnings and errors on stderr.
+
+rich is imported only by the live display, so pipes and CI never pay for it.
+Every piece of provider text goes through render.safe_text and rich Text objects:
+never parsed as markup, never an escape sequence.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Callable, TextIO
+
+from jobpoll.durations import format_duration
+from jobpoll.model import BAD_ENDINGS, Job, State
+from jobpoll.poller import JobResult, Kind, Stop, Update
+from jobpoll.render import (
+    STATE_STYLE,
+    Mode,
+    field_value,
+    is_terminal,
+    job_record,
+    json_line,
+    plain_line,
+    progress_text,
+    safe_text,
+    summary_text,
+)
+
+if TYPE_CHECKING:
+    from jobpoll.errors import JobpollError
+
+Say = Callable[[str], None]
+
+
+def stamp(moment: datetime | None = None) -> str:
+    """The plain-mode timestamp: ISO-8601 UTC to the second, Z."""
+    moment = moment or datetime.now(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---- the data on stdout ------------------------------------------------------------
+
+
+class _Sink:
+    """What goes to stdout for each update, by mode. Flushed per write: a reader at
+    the other end of a pipe (`| jq`) wants lines as they happen."""
+
+    def __init__(self, mode: Mode, stream: TextIO, field: str | None):
+        self.mode, self.stream, self.field = mode, stream, field
+
+    def update(self, update: Update) -> None:
+        job = update.job
+        if job is None or update.kind not in (Kind.SEEN, Kind.CHANGED, Kind.FINAL):
+            return
+        if self.mode is Mode.PLAIN:
+            line = f"{stamp()}\t{plain_line(job)}"
+        elif self.mode is Mode.JSON:
+            line = json_line(job_record(job))
+        elif self.mode is Mode.FIELD and update.kind is Kind.FINAL:
+            line = field_value(job_record(job), self.field or "")
+        else:
+            return
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+# ---- the live display -------------------------------------------------------------
+
+
+class _Row:
+    __slots__ = ("ref", "job", "note", "note_bad", "started", "ended", "error")
+
+    def __init__(self, ref: str, started: float):
+        self.ref = ref
+        self.job: Job | None = None
+        self.note = ""  # what the engine is doing about it: retrying, rate limited
+        self.note_bad = False
+        self.started = started
+        self.ended: float | None = None
+        self.error: "JobpollError | None" = None
+
+
+class _Board:
+    """The live display's content, rebuilt at each refresh (a few times a second) from
+    the rows; with thousands of jobs only as many rows as fit are drawn."""
+
+    def __init__(self, rows: dict[str, _Row], started: float):
+        self.rows = rows
+        self.started = started
+
+    def __rich_console__(self, console, options):
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        now = time.monotonic()
+        height = options.height or console.height or 24
+        room = max(3, height - 4)
+        rows = list(self.rows.values())
+        if len(rows) > room:
+            # Unfinished first (that is what is being waited for), then the rest.
+            rows = [r for r in rows if r.ended is None][:room] or rows[:room]
+            if len(rows) < room:
+                rows += [r for r in self.rows.values() if r.ended is not None][: room - len(rows)]
+        table = Table.grid(padding=(0, 1))
+        table.add_column(no_wrap=True)  # job
+        table.add_column(no_wrap=True)  # state
+        table.add_column(width=24, no_wrap=True)  # bar
+        table.add_column(justify="right", width=4, no_wrap=True)  # percent
+        table.add_column(justify="right", width=7, no_wrap=True)  # elapsed
+        table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)  # message
+        for row in rows:
+            job = row.job
+            state = job.state if job else None
+            if row.error is not None:
+                state_text = Text("error", style="red")
+            elif state is None:
+                state_text = Text("waiting", style="dim")
+            else:
+                state_text = Text(state.value, style=STATE_STYLE.get(state, ""))
+            progress = job.progress if job else None
+            if state is State.DONE:
+                bar = ProgressBar(total=100, completed=100, width=24)
+            elif progress is not None:
+                bar = ProgressBar(total=100, completed=progress, width=24,
+                                  complete_style="red" if state in BAD_ENDINGS else "bar.complete")
+            elif row.ended is not None:
+                bar = ProgressBar(total=100, completed=0, width=24)
+            else:
+                bar = ProgressBar(total=None, width=24, animation_time=now)  # indeterminate
+            elapsed = (row.ended or now) - row.started
+            if row.error is not None:
+                message = Text(safe_text(row.error.message), style="red")
+            elif row.note:
+                message = Text(row.note, style="yellow" if row.note_bad else "dim")
+            else:
+                message = Text(summary_text(job) if job else "", style="red" if job and job.error else "")
+            table.add_row(Text(safe_text(row.ref)), state_text, bar,
+                          Text(progress_text(job) if job else ""),
+                          Text(format_duration(elapsed)), message)
+        yield table
+        yield Text(self._footer(now), style="dim")
+
+    def _footer(self, now: float) -> str:
+        counts: dict[str, int] = {}
+        for row in self.rows.values():
+            name = "error" if row.error else (row.job.state.value if row.job else "waiting")
+            counts[name] = counts.get(name, 0) + 1
+        total = len(self.rows)
+        done = counts.get("done", 0)
+        parts = [f"{done}/{total} done"] + [
+            f"{n} {name}" for name, n in sorted(counts.items()) if name != "done"]
+        return " · ".join(parts) + f" · {format_duration(now - self.started)} elapsed"
+
+
+class _Live:
+    """A rich Live display of the board on a terminal stream."""
+
+    def __init__(self, stream: TextIO, *, color: bool, redirect_stderr: bool):
+        from rich.live import Live
+
+        from jobpoll.render import make_console
+
+        self.console = make_console(stream, color=color)
+        self.started = time.monotonic()
+        self.rows: dict[str, _Row] = {}
+        self.board = _Board(self.rows, self.started)
+        self._live = Live(
+            self.board, console=self.console, refresh_per_second=4, transient=True,
+            redirect_stdout=False, redirect_stderr=redirect_stderr,
+        )
+
+    def start(self, refs: list[str]) -> None:
+        for ref in refs:
+            self.rows.setdefault(ref, _Row(ref, self.started))
+        self._live.start()
+
+    def update(self, update: Update) -> None:
+        row = self.rows.get(update.ref)
+        if row is None:  # a provider-wide note (e.g. a json2video list warning)
+            return
+        if update.job is not None:
+            row.job = update.job
+        if update.kind in (Kind.SEEN, Kind.CHANGED):
+            row.note = ""
+        elif update.kind is Kind.FINAL:
+            row.note, row.ended = "", time.monotonic()
+        elif update.kind is Kind.ERROR:
+            row.error, row.ended = update.error, time.monotonic()
+        elif update.kind is Kind.RETRYING and update.error is not None:
+            row.note, row.note_bad = f"{update.text}: {safe_text(update.error.message)}", True
+        elif update.kind is Kind.RATE_LIMITED and update.until is not None:
+            # Every job of that provider and key waits, not just this one.
+            provider = update.ref.split(":", 1)[0]
+            note = f"rate limited: waiting until {_clock_time(update.until)}"
+            for other in self.rows.values():
+                if other.ended is None and other.ref.startswith(provider + ":"):
+                    other.note, other.note_bad = note, True
+
+    def stop(self) -> None:
+        self._live.stop()
+
+    def summary(self, results: list[JobResult]) -> None:
+        from jobpoll.render import jobs_table
+
+        rows = [(r.job, None) for r in results if r.job is not None]
+        if rows:
+            self.console.print(jobs_table(rows))
+
+
+def _clock_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%H:%M:%SZ")
+
+
+# ---- the one interface ------------------------------------------------------------
+
+
+class WatchView:
+    """Everything `watch` shows. Build it with `make_view`; call start, update for
+    each engine update, finish once at the end, and close in any case."""
+
+    def __init__(self, sink: _Sink | None, live: _Live | None, *, heartbeat_lines: bool,
+                 quiet: bool, stderr: Callable[[], TextIO]):
+        self.sink = sink
+        self.live = live
+        self.heartbeat_lines = heartbeat_lines
+        self.quiet = quiet
+        self._stderr = stderr  # looked up at each write: rich's Live may redirect it
+        self._live_running = False
+
+    # stderr lines --------------------------------------------------------------
+    def _line(self, text: str) -> None:
+        stream = self._stderr()
+        stream.write(text + "\n")
+        stream.flush()
+
+    def error(self, error: "JobpollError") -> None:
+        self._line(f"jobpoll: error: {safe_text(error.line())}")
+
+    def warn(self, text: str) -> None:
+        if not self.quiet:
+            self._line(f"jobpoll: warning: {safe_text(text)}")
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self._line(f"jobpoll: {text}")
+
+    # the run -------------------------------------------------------------------
+    def start(self, refs: list[str]) -> None:
+        if self.live is not None:
+            self.live.start(refs)
+            self._live_running = True
+
+    def update(self, update: Update) -> None:
+        if self.sink is not None:
+            self.sink.update(update)
+        if self.live is not None:
+            self.live.update(update)
+        kind = update.kind
+        if kind is Kind.ERROR and update.error is not None:
+            self.error(update.error)
+        elif kind is Kind.FINAL and self.sink is not None and self.live is None \
+                and update.job is not None and update.job.state in BAD_ENDINGS:
+            # Without a table anywhere, a bad ending also gets its line on stderr:
+            # `--field url` alone would show it as an empty line.
+            job = update.job
+            self._line(f"jobpoll: error: {update.ref}: {job.state.value}: {summary_text(job) or job.status}")
+        elif kind is Kind.WARNING and update.text:
+            self.warn(update.text)
+        elif kind is Kind.RATE_LIMITED and update.until is not None and self.live is None:
+            self.warn(f"{update.ref.split(':', 1)[0]} rate limited the key (429): "
+                      f"waiting until {_clock_time(update.until)}, as it asked")
+        elif kind is Kind.HEARTBEAT and self.heartbeat_lines and not self.quiet:
+            self._line(f"jobpoll: still waiting: {heartbeat_text(update)}")
+
+    def finish(self, results: list[JobResult], stop: Stop) -> None:
+        unfinished = [r for r in results if not r.finished]
+        self.close()
+        if self.live is not None:
+            self.live.summary(results)
+        elif stop in (Stop.DEADLINE, Stop.INTERRUPTED) and unfinished and not self.quiet:
+            # No table anywhere: say where the unfinished jobs stand, on stderr.
+            for result in unfinished:
+                self._line(f"jobpoll: unfinished: {_last_known(result)}")
+        if stop is Stop.DEADLINE and unfinished:
+            self.note(f"timeout: {len(unfinished)} of {len(results)} jobs not finished")
+        elif stop is Stop.INTERRUPTED:
+            self.note("interrupted" + (f": {len(unfinished)} of {len(results)} jobs not finished"
+                                       if unfinished else ""))
+        elif stop is Stop.FAIL_FAST and unfinished:
+            self.note(f"--fail-fast: stopped with {len(unfinished)} jobs not finished")
+
+    def close(self) -> None:
+        """Take the live display down (idempotent; safe after an exception)."""
+        if self.live is not None and self._live_running:
+            self._live_running = False
+            self.live.stop()
+
+
+def heartbeat_text(update: Update) -> str:
+    job = update.job
+    if job is None:
+        what = "no answer yet"
+    else:
+        what = job.state.value + (f" {progress_text(job)}" if job.progress is not None else "")
+    return f"{update.ref} {what} for {format_duration(update.quiet_for)}"
+
+
+def _last_known(result: JobResult) -> str:
+    if result.job is None:
+        return f"{result.ref.ref} (no answer yet)"
+    return plain_line(result.job).replace("\t", " ")
+
+
+def make_view(
+    mode: Mode,
+    *,
+    field: str | None = None,
+    color: bool = True,
+    quiet: bool = False,
+    heartbeat: float = 60.0,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    live: bool | None = None,
+) -> WatchView:
+    """The view for this run, chosen once: data on stdout by mode; a live display on
+    stdout (TABLE) or on stderr when it is a terminal; heartbeat lines on stderr
+    when stdout is not a terminal and nothing live is on stderr."""
+    out = stdout or sys.stdout
+    err_is_tty = is_terminal(stderr or sys.stderr)
+
+    def err() -> TextIO:
+        return stderr or sys.stderr
+
+    sink = None if mode is Mode.TABLE else _Sink(mode, out, field)
+    live_view = None
+    if live is not False:
+        if mode is Mode.TABLE:
+            live_view = _Live(out, color=color, redirect_stderr=err_is_tty)
+        elif (live or err_is_tty) and not quiet:
+            live_view = _Live(err(), color=color, redirect_stderr=True)
+    heartbeat_lines = heartbeat > 0 and mode is not Mode.TABLE and live_view is None
+    return WatchView(sink, live_view, heartbeat_lines=heartbeat_lines, quiet=quiet, stderr=err)
+
+
+__all__ = ["WatchView", "make_view", "stamp", "heartbeat_text"]

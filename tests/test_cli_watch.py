@@ -1,0 +1,372 @@
+"""`jobpoll watch` end to end: the real command as a subprocess against the simulator.
+
+Intervals are short (-i 0.2) and deadlines generous: the machine is a noisy 2-core
+box, so assertions are about what happened (requests in the simulator's log,
+exit codes, lines printed), never about tight timings, except where the contract
+is a timing (--timeout within a second, no request before a 429's reset).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+
+import pytest
+
+from conftest import TEST_KEY, assert_clean, run_cli
+
+FAST = ("-i", "0.2", "--max-interval", "1")
+
+
+def watch(env, *args, input=None, timeout=120):
+    return run_cli("watch", *args, env=env, input=input, timeout=timeout)
+
+
+def ndjson(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def last_by_ref(lines: list[dict]) -> dict[str, dict]:
+    out = {}
+    for line in lines:
+        out[f"{line['provider']}:{line['id']}"] = line
+    return out
+
+
+def own_reelbot_key(env: dict) -> str:
+    """Reelbot's budgets are per key (60 status a minute, 30 downloads an hour) and
+    the simulator lives for the whole session: each test that uses Reelbot gets a
+    key of its own so tests cannot spend each other's budget."""
+    key = f"sk-reelbot-{uuid.uuid4().hex[:12]}"
+    env["JOBPOLL_REELBOT_API_KEY"] = key
+    return key
+
+
+def epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+# ---- the happy path ---------------------------------------------------------------
+
+
+def test_mixed_watch_of_all_providers_ends_done_and_progress_never_goes_back(sim, env):
+    own_reelbot_key(env)
+    refs = []
+    for provider, extra in (
+        ("json2video", {}), ("json2video", {"progress": True}),
+        ("pictory", {}), ("pictory", {"ai_studio": True}),
+        ("muvi", {"progress": "linear"}), ("muvi", {"wrapped": True}),
+        ("reelbot", {}), ("reelbot", {}),
+    ):
+        job_id = sim.add_job(provider, queued=0.3, running=2.0, **extra)
+        refs.append(f"{provider}:{job_id}")
+    result = watch(env, "--json", *FAST, *refs)
+    assert_clean(result)
+    assert result.returncode == 0, result.stderr
+    lines = ndjson(result.stdout)
+    final = last_by_ref(lines)
+    assert set(final) == set(refs)
+    for ref, job in final.items():
+        assert job["state"] == "done", (ref, job)
+        assert job["url"] and job["url"].startswith("http"), job
+        assert job["progress"] == 100
+    # Progress never goes backwards for a job, and a line means something changed.
+    seen: dict[str, tuple] = {}
+    for line in lines:
+        ref = f"{line['provider']}:{line['id']}"
+        key = (line["state"], line["progress"], line["message"])
+        if ref in seen:
+            assert key != seen[ref], f"a line without a change for {ref}"
+            before = seen[ref][1]
+            if before is not None and line["progress"] is not None:
+                assert line["progress"] >= before, (ref, before, line["progress"])
+        seen[ref] = key
+    # The Pictory and linear-Muvi jobs were seen moving.
+    moving = [l for l in lines if l["provider"] in ("pictory", "muvi") and l["state"] == "running"]
+    assert moving
+
+
+def test_plain_mode_is_timestamped_tab_separated_lines_without_escape_codes(sim, env):
+    refs = [f"pictory:{sim.add_job('pictory', queued=0.2, running=1.0)}",
+            f"muvi:{sim.add_job('muvi', queued=0.2, running=1.0, outcome='failed')}"]
+    result = watch(env, *FAST, *refs)
+    assert_clean(result)
+    assert result.returncode == 1
+    assert "\x1b" not in result.stdout and "\x1b" not in result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert rows and all(len(row) == 5 for row in rows)
+    for stamp, ref, state, progress, text in rows:
+        assert stamp.endswith("Z") and "T" in stamp
+        assert ref in refs
+        assert state in ("queued", "running", "done", "failed")
+    last = {row[1]: row for row in rows}
+    assert last[refs[0]][2] == "done" and last[refs[0]][4].startswith("http")
+    assert last[refs[1]][2] == "failed"
+
+
+def test_field_url_prints_each_url_once_when_the_job_finishes(sim, env):
+    refs = [f"muvi:{sim.add_job('muvi', queued=0.1, running=t)}" for t in (0.5, 1.0, 1.5)]
+    result = watch(env, "--field", "url", *FAST, *refs)
+    assert_clean(result)
+    assert result.returncode == 0, result.stderr
+    urls = result.stdout.splitlines()
+    assert len(urls) == 3 and len(set(urls)) == 3
+    assert all(u.startswith("https://") for u in urls)
+
+
+def test_references_from_stdin_words_and_json_lines(sim, env):
+    a = sim.add_job("pictory", queued=0.1, running=0.5)
+    b = sim.add_job("muvi", queued=0.1, running=0.5)
+    text = f"pictory:{a}\n" + json.dumps({"provider": "muvi", "id": b, "state": "queued"}) + "\n"
+    result = watch(env, "--json", *FAST, "-", input=text)
+    assert_clean(result)
+    assert result.returncode == 0, result.stderr
+    assert set(last_by_ref(ndjson(result.stdout))) == {f"pictory:{a}", f"muvi:{b}"}
+
+
+def test_short_interval_is_honoured(sim, env):
+    job_id = sim.add_job("muvi", queued=30)  # stays queued: the interval grows from 0.2
+    since = time.time()
+    result = watch(env, "--json", "-i", "0.2", "--max-interval", "5", "-t", "2", f"muvi:{job_id}")
+    assert result.returncode == 5
+    times = [r["t"] for r in sim.requests(path=f"/v1/jobs/{job_id}", since=since)]
+    assert len(times) >= 3
+    assert times[1] - times[0] < 0.6  # 0.2 s (+10% jitter, + a noisy machine), not 5 s
+
+
+# ---- endings ----------------------------------------------------------------------
+
+
+def test_a_failed_job_gives_exit_1_and_its_error_message(sim, env):
+    ok = sim.add_job("pictory", queued=0.1, running=0.5)
+    bad = sim.add_job("pictory", queued=0.1, running=0.5, outcome="failed",
+                      error_message="Voice-over engine rejected the script")
+    result = watch(env, "--json", *FAST, f"pictory:{ok}", f"pictory:{bad}")
+    assert_clean(result)
+    assert result.returncode == 1
+    final = last_by_ref(ndjson(result.stdout))
+    assert final[f"pictory:{ok}"]["state"] == "done"
+    assert final[f"pictory:{bad}"]["state"] == "failed"
+    assert "Voice-over engine rejected the script" in final[f"pictory:{bad}"]["error"]["message"]
+    assert f"pictory:{bad}" in result.stderr and "Voice-over engine rejected the script" in result.stderr
+
+
+def test_fail_fast_returns_at_the_first_bad_ending(sim, env):
+    slow = sim.add_job("muvi", queued=0, running=600)
+    bad = sim.add_job("muvi", queued=0.1, running=0.3, outcome="failed")
+    started = time.monotonic()
+    result = watch(env, "--json", "--fail-fast", *FAST, f"muvi:{slow}", f"muvi:{bad}")
+    elapsed = time.monotonic() - started
+    assert_clean(result)
+    assert result.returncode == 1
+    assert elapsed < 10, elapsed  # the bad job ends in ~0.5 s; the other would take 10 minutes
+    final = last_by_ref(ndjson(result.stdout))
+    assert final[f"muvi:{bad}"]["state"] == "failed"
+    assert final[f"muvi:{slow}"]["state"] in ("queued", "running")
+
+
+def test_timeout_exits_5_within_a_second_of_the_deadline(sim, env):
+    job_id = sim.add_job("pictory", queued=0, running=600)
+    started = time.monotonic()
+    result = watch(env, *FAST, "-t", "3", f"pictory:{job_id}")
+    elapsed = time.monotonic() - started
+    assert_clean(result)
+    assert result.returncode == 5, result.stderr
+    assert 3.0 <= elapsed < 4.0, elapsed
+    # The last known state is shown.
+    assert f"pictory:{job_id}" in result.stderr and "running" in result.stderr
+    assert "timeout" in result.stderr
+
+
+def test_not_found_is_exit_4_and_the_others_go_on(sim, env):
+    ok = sim.add_job("muvi", queued=0.1, running=0.5)
+    result = watch(env, *FAST, f"muvi:{ok}", "muvi:job_000000000000")
+    assert_clean(result)
+    assert result.returncode == 4
+    assert "jobpoll: error: muvi:job_000000000000" in result.stderr
+    assert f"muvi:{ok}\tdone" in result.stdout
+
+
+def test_no_key_is_exit_3_for_that_provider_only(sim, env):
+    ok = sim.add_job("muvi", queued=0.1, running=0.3)
+    del env["JOBPOLL_PICTORY_API_KEY"]
+    result = watch(env, *FAST, f"muvi:{ok}", f"pictory:{uuid.uuid4()}")
+    assert_clean(result)
+    assert result.returncode == 3
+    assert "pictory" in result.stderr
+    assert f"muvi:{ok}\tdone" in result.stdout
+
+
+def test_usage_errors(sim, env):
+    for args in (("-i", "0", "muvi:job_1"), ("-i", "soon", "muvi:job_1"), ("--field", "nope", "muvi:job_1"),
+                 ("json2video:short",)):
+        result = watch(env, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith("jobpoll: error:"), result.stderr
+        assert_clean(result)
+
+
+# ---- failures and rate limits -------------------------------------------------------
+
+
+def test_transient_5xx_and_truncated_answers_are_survived(sim, env):
+    faults = [{"kind": "500", "times": 1}, {"kind": "truncated", "times": 1},
+              {"kind": "503", "times": 1}, {"kind": "invalid_json", "times": 1},
+              {"kind": "truncated", "times": 1, "close": True}]
+    refs = [f"pictory:{sim.add_job('pictory', queued=0.2, running=1.0, faults=faults)}",
+            f"muvi:{sim.add_job('muvi', queued=0.2, running=1.0, faults=faults)}"]
+    result = watch(env, "--json", *FAST, *refs)
+    assert_clean(result)
+    assert result.returncode == 0, result.stderr
+    final = last_by_ref(ndjson(result.stdout))
+    assert all(final[r]["state"] == "done" for r in refs)
+
+
+def test_permanent_failures_abandon_the_job_with_exit_6_after_retries(sim, env):
+    broken = sim.add_job("muvi", queued=0, running=0, faults=[{"kind": "502", "times": -1}])
+    ok = sim.add_job("muvi", queued=0.1, running=0.5)
+    since = time.time()
+    result = watch(env, "--json", *FAST, "--retries", "2", f"muvi:{broken}", f"muvi:{ok}")
+    assert_clean(result)
+    assert result.returncode == 6, result.stderr
+    assert f"muvi:{broken}" in result.stderr and "gave up" in result.stderr
+    assert last_by_ref(ndjson(result.stdout))[f"muvi:{ok}"]["state"] == "done"
+    # --retries 2: the first try and two retries.
+    assert len(sim.requests(path=f"/v1/jobs/{broken}", since=since)) == 3
+
+
+def test_a_429_with_retry_after_pauses_every_job_of_that_provider(sim, env):
+    limited = sim.add_job("pictory", queued=0.2, running=2.0,
+                          faults=[{"kind": "429", "after": 1, "seconds": 3}])
+    other = sim.add_job("pictory", queued=0.2, running=2.0)
+    since = time.time()
+    result = watch(env, "--json", *FAST, f"pictory:{limited}", f"pictory:{other}")
+    assert_clean(result)
+    assert result.returncode == 0, result.stderr
+    log = [r for r in sim.requests(path="/pictoryapis/v1/jobs/", since=since)
+           if r["path"].endswith((limited, other))]
+    hit = next(r for r in log if r["status"] == 429)
+    resume = hit["t"] + 3.0
+    # Requests already on their way when the 429 was sent may land just after it.
+    early = [r for r in log if hit["t"] + 0.15 < r["t"] < resume]
+    assert not early, [(r["path"], r["t"] - hit["t"]) for r in early]
+    assert [r for r in log if r["t"] >= resume], "nothing was asked after the pause"
+    assert "rate limited" in result.stderr
+
+
+def test_a_reelbot_429_with_only_reset_at_is_waited_out(sim, env):
+    key = own_reelbot_key(env)
+    job_id = sim.add_job("reelbot", queued=0.2, running=1.5,
+                         faults=[{"kind": "429", "after": 1, "seconds": 3, "retry_after": False}])
+    since = time.time()
+    result = watch(env, "--json", *FAST, f"reelbot:{job_id}")
+    assert_clean(result)
+    assert result.returncode == 0, result.stderr
+    log = [r for r in sim.requests(path="/api/v1/video/status/", since=since)
+           if r["headers"].get("x-api-key") == key]
+    hit = next(r for r in log if r["status"] == 429)
+    after = [r["t"] - hit["t"] for r in log if r["t"] > hit["t"]]
+    assert after and min(after) >= 3.0 - 0.05, after  # resetAt is 3 s after the 429
+
+
+def test_twenty_reelbot_jobs_stay_inside_the_budget_and_all_finish(sim, env):
+    key = own_reelbot_key(env)
+    refs = [f"reelbot:{sim.add_job('reelbot', queued=0.5, running=2.0)}" for _ in range(20)]
+    since = time.time()
+    result = watch(env, "--json", "-i", "0.2", "--max-interval", "2", *refs, timeout=240)
+    assert_clean(result)
+    assert result.returncode == 0, result.stderr
+    final = last_by_ref(ndjson(result.stdout))
+    assert all(final[r]["state"] == "done" and final[r]["url"] for r in refs)
+    status = [r for r in sim.requests(path="/api/v1/video/status/", since=since)
+              if r["headers"].get("x-api-key") == key]
+    assert sum(1 for r in status if r["status"] == 429) <= 1
+    times = sorted(r["t"] for r in status)
+    for i, start in enumerate(times):  # any 60 s span: at most 60 requests
+        assert sum(1 for t in times[i:] if t < start + 60) <= 60
+
+
+# ---- json2video batching -------------------------------------------------------------
+
+
+def test_json2video_jobs_are_looked_up_together_by_the_list(sim, env):
+    refs = [f"json2video:{sim.add_job('json2video', queued=0.2, running=1.0 + i / 10)}" for i in range(12)]
+    since = time.time()
+    result = watch(env, "--json", *FAST, *refs)
+    assert_clean(result)
+    assert result.returncode == 0, result.stderr
+    assert all(j["state"] == "done" for j in last_by_ref(ndjson(result.stdout)).values())
+    log = sim.requests(path="/v2/movies", since=since)
+    singles = [r for r in log if "project" in r["query"] or "id" in r["query"]]
+    lists = [r for r in log if r not in singles]
+    assert not singles
+    assert lists
+    # One list request answers all twelve each cycle: far fewer than one per job per cycle.
+    assert len(lists) < 12
+
+
+# ---- interruption ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_prints_last_known_states_and_exits_130(sim, env, sig):
+    job_id = sim.add_job("muvi", queued=0, running=600, progress="linear")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobpoll", "watch", "--json", *FAST, f"muvi:{job_id}"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        first = proc.stdout.readline()  # the job was seen: the engine is running
+        assert json.loads(first)["id"] == job_id
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and TEST_KEY not in err
+    assert "interrupted" in err
+    assert f"muvi:{job_id}" in err and "running" in err  # its last known state
+
+
+def test_a_signal_before_the_engine_starts_is_still_quiet(sim, env):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobpoll", "watch", *FAST, "muvi:job_aaaaaaaaaaaa"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode in (130, -signal.SIGTERM), err
+    assert "Traceback" not in err
+
+
+# ---- heartbeat, pipes ------------------------------------------------------------------
+
+
+def test_heartbeat_lines_on_stderr_when_stdout_is_not_a_terminal(sim, env):
+    job_id = sim.add_job("muvi", queued=0, running=600)  # 50% for ten minutes
+    result = watch(env, "--json", "-i", "0.2", "--max-interval", "0.5", "--heartbeat", "1s", "-t", "3",
+                   f"muvi:{job_id}")
+    assert result.returncode == 5
+    beats = [l for l in result.stderr.splitlines() if l.startswith("jobpoll: still waiting:")]
+    assert beats and f"muvi:{job_id} running 50% for" in beats[0]
+    quiet = watch(env, "--json", "-i", "0.2", "--heartbeat", "0", "-t", "2", f"muvi:{job_id}")
+    assert "still waiting" not in quiet.stderr
+
+
+def test_a_closed_stdout_pipe_ends_quietly(sim, env):
+    refs = [f"muvi:{sim.add_job('muvi', queued=0, running=t)}" for t in (0.3, 5, 5, 5)]
+    proc = subprocess.Popen(
+        f"{sys.executable} -m jobpoll watch --json -i 0.2 {' '.join(refs)} | head -1",
+        shell=True, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    out, err = proc.communicate(timeout=60)
+    assert len(out.splitlines()) == 1
+    assert "Traceback" not in err and "Broken pipe" not in err, err
+
