@@ -5,7 +5,7 @@
 # The subcommands of a command ("jobpoll", "jobpoll config").
 __jobpoll_subcommands() {
     case $1 in
-        "jobpoll") echo 'status watch demo simulate providers list config history' ;;
+        "jobpoll") echo 'status watch list providers demo simulate config history' ;;
         "jobpoll config") echo 'path set-key unset-key set unset get show' ;;
         "jobpoll history") echo 'path prune' ;;
     esac
@@ -17,10 +17,10 @@ __jobpoll_options() {
         "jobpoll") echo '--version --config --no-color -v --verbose -q --quiet -h --help' ;;
         "jobpoll status") echo '--json --field --raw --exit-status -p --provider -h --help' ;;
         "jobpoll watch") echo '-i --interval --max-interval -t --timeout --retries --fail-fast --heartbeat --json --field -p --provider -h --help' ;;
+        "jobpoll list") echo '-p --provider --since --until --state --limit --json --field -h --help' ;;
+        "jobpoll providers") echo '--json -h --help' ;;
         "jobpoll demo") echo '-h --help' ;;
         "jobpoll simulate") echo '--port --host --seed --fault-rate -h --help' ;;
-        "jobpoll providers") echo '--json -h --help' ;;
-        "jobpoll list") echo '-p --provider --since --until --state --limit --json --field -h --help' ;;
         "jobpoll config") echo '-h --help' ;;
         "jobpoll config path") echo '-h --help' ;;
         "jobpoll config set-key") echo '--value -h --help' ;;
@@ -48,16 +48,16 @@ __jobpoll_option_values() {
         "jobpoll watch --heartbeat") echo none ;;
         "jobpoll watch --field") echo field ;;
         "jobpoll watch -p"|"jobpoll watch --provider") echo provider ;;
-        "jobpoll simulate --port") echo none ;;
-        "jobpoll simulate --host") echo none ;;
-        "jobpoll simulate --seed") echo none ;;
-        "jobpoll simulate --fault-rate") echo none ;;
         "jobpoll list -p"|"jobpoll list --provider") echo provider ;;
         "jobpoll list --since") echo none ;;
         "jobpoll list --until") echo none ;;
         "jobpoll list --state") echo state ;;
         "jobpoll list --limit") echo none ;;
         "jobpoll list --field") echo list_field ;;
+        "jobpoll simulate --port") echo none ;;
+        "jobpoll simulate --host") echo none ;;
+        "jobpoll simulate --seed") echo none ;;
+        "jobpoll simulate --fault-rate") echo none ;;
         "jobpoll config set-key --value") echo none ;;
         "jobpoll history prune --older-than") echo none ;;
     esac

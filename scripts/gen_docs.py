@@ -732,10 +732,23 @@ def man_page(cli: Cli, template: str) -> str:
 # --------------------------------------------------------------------------- main
 
 
+def load_app() -> Any:
+    """jobpoll's whole Typer app, with every command registered."""
+    import importlib.util
+
+    if importlib.util.find_spec("jobpoll.app") is not None:  # the app is built on demand
+        from jobpoll.app import build_app
+
+        return build_app()
+    from jobpoll.cli import app
+
+    return app
+
+
 def render_all(app: Any = None, template: str | None = None) -> dict[str, str]:
     """Every generated file's path (relative to the repository) and text."""
     if app is None:
-        from jobpoll.cli import app
+        app = load_app()
     if template is None:
         template = (ROOT / MAN_TEMPLATE).read_text(encoding="utf-8")
     cli = describe(app)

@@ -50,9 +50,7 @@ gen_docs = _load_generator()
 
 @pytest.fixture(scope="module")
 def cli():
-    from jobpoll.cli import app
-
-    return gen_docs.describe(app)
+    return gen_docs.describe(gen_docs.load_app())
 
 
 def needs(program: str):
@@ -113,8 +111,7 @@ def changed_files():
     """The generated files of a copy of the app whose `status` has one more option."""
     import copy
 
-    from jobpoll.cli import app
-
+    app = gen_docs.load_app()
     changed = copy.copy(app)
     changed.registered_commands = [copy.copy(info) for info in app.registered_commands]
     status = next(info for info in changed.registered_commands if info.name == "status")
