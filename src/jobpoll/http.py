@@ -10,21 +10,19 @@ poller.py own the policy). What they guarantee for everyone:
   `x-api-key`/`X-API-Key`);
 - `-v` logs requests and answers on stderr with every key redacted.
 
-The synchronous client (httpx's own transport) serves `status` and `list`, where
-import time matters more than throughput; the asynchronous one serves `watch`
-over the aiohttp transport, which does about four times the requests per CPU
-second of httpx's native pool (shared/FINDINGS.md).
+The synchronous client (a small HTTP/1.1 connection on the standard library's
+socket, wire.py) serves `status` and `list`, where start-up time matters more
+than throughput; the asynchronous one
+serves `watch`: httpx over the aiohttp transport, which does about four times the
+requests per CPU second of httpx's native pool (shared/FINDINGS.md).
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
-from typing import TYPE_CHECKING, TextIO
-from urllib.parse import urlsplit
-
-import httpx
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from jobpoll import __version__
 from jobpoll.errors import UnavailableError
@@ -36,7 +34,8 @@ if TYPE_CHECKING:
 USER_AGENT = f"jobpoll/{__version__}"
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a status answer is a few KB; anything near this is broken
 MAX_REDIRECTS = 5
-TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=10.0, pool=60.0)
+TIMEOUT_CONNECT = 10.0  # seconds
+TIMEOUT_READ = 30.0
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
 _LOGGED_BODY_CHARS = 2000
 
@@ -105,12 +104,11 @@ def _headers_for(endpoint: "Endpoint", with_key: bool) -> dict[str, str]:
     return headers
 
 
-def _next_hop(response: httpx.Response, url: str, endpoint: "Endpoint") -> str:
+def _next_hop(location: str | None, url: str, endpoint: "Endpoint") -> str:
     """The URL to follow a redirect to, or UnavailableError when it leaves the origin."""
-    location = response.headers.get("location")
     if not location:
         raise UnavailableError(f"{endpoint.provider.name} sent a redirect without a Location")
-    target = str(httpx.URL(url).join(location))
+    target = urljoin(url, location)
     if not may_carry_key(target, endpoint.base_url):
         origin = "{0}://{1}".format(*_origin(target)[:2])
         raise UnavailableError(
@@ -121,9 +119,9 @@ def _next_hop(response: httpx.Response, url: str, endpoint: "Endpoint") -> str:
     return target
 
 
-def _network_error(exc: Exception, endpoint: "Endpoint") -> UnavailableError:
+def _network_error(exc: BaseException, endpoint: "Endpoint") -> UnavailableError:
     name = endpoint.provider.name
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
         return UnavailableError(f"{name} did not answer in time ({type(exc).__name__})")
     return UnavailableError(f"cannot reach {name} at {endpoint.base_url}: {exc or type(exc).__name__}")
 
@@ -134,15 +132,31 @@ def _too_big(endpoint: "Endpoint") -> UnavailableError:
     )
 
 
+def _with_query(url: str, params: dict[str, str] | None) -> str:
+    if not params:
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
 class SyncHttp:
-    """Blocking client for `status` and `list`; safe to share between threads."""
+    """Blocking client for `status` and `list` (see wire.py for why not httpx or
+    http.client: start-up). The guarantees (timeouts, size cap, same-origin key,
+    -v) are AsyncHttp's. One connection per thread and origin, so paging a list
+    reuses it."""
 
     def __init__(self, *, verbose: bool = False, log: TextIO | None = None):
-        self._client = httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        import threading
+
         self._log = _Logger(verbose, log)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[Any] = []
+        self._tls_context: Any = None
 
     def close(self) -> None:
-        self._client.close()
+        for conn in self._all:
+            conn.close()
+        self._all.clear()
 
     def __enter__(self) -> "SyncHttp":
         return self
@@ -151,43 +165,111 @@ class SyncHttp:
         self.close()
 
     def get(self, endpoint: "Endpoint", request: Request) -> Answer:
-        url, params = build_url(endpoint.base_url, request), request.params
+        from jobpoll.wire import BodyTooLarge
+
+        url = _with_query(build_url(endpoint.base_url, request), request.params)
         for _ in range(MAX_REDIRECTS + 1):
             headers = _headers_for(endpoint, with_key=True)
-            self._log.request("GET", str(httpx.URL(url, params=params)), headers, endpoint)
+            self._log.request("GET", url, headers, endpoint)
             started = time.monotonic()
             try:
-                with self._client.stream("GET", url, params=params, headers=headers) as response:
-                    if response.status_code in _REDIRECT_CODES:
-                        url, params = _next_hop(response, url, endpoint), None
-                        self._log.note(f"redirected to {url}")
-                        continue
-                    body = bytearray()
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) > MAX_BODY_BYTES:
-                            raise _too_big(endpoint)
-            except httpx.HTTPError as exc:
+                status, response_headers, body = self._send(url, headers)
+            except BodyTooLarge:
+                raise _too_big(endpoint) from None
+            except (OSError, ValueError) as exc:  # ValueError: e.g. an unencodable host name
                 raise _network_error(exc, endpoint) from None
-            answer = _answer(response, bytes(body))
+            if status in _REDIRECT_CODES:
+                url = _next_hop(response_headers.get("location"), url, endpoint)
+                self._log.note(f"redirected to {url}")
+                continue
+            answer = Answer(status, response_headers, body, url)
             self._log.answer(answer, time.monotonic() - started, endpoint)
             return answer
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
+
+    def _send(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"unsupported URL scheme {parts.scheme!r} (use http or https)")
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        while True:
+            conn = self._connection(parts)
+            reused = conn.is_open
+            try:
+                return conn.get(target, headers, MAX_BODY_BYTES)
+            except Exception as exc:
+                conn.close()
+                # A kept-alive connection the server closed meanwhile: once more, anew.
+                if not reused or isinstance(exc, TimeoutError) or not isinstance(exc, OSError):
+                    raise
+
+    def _connection(self, parts: Any) -> Any:
+        from jobpoll.wire import Connection
+
+        pool = self._local.__dict__.setdefault("pool", {})
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        key = (parts.scheme, parts.hostname, port)
+        if key not in pool:
+            pool[key] = Connection(
+                parts.scheme, parts.hostname or "", port,
+                connect_timeout=TIMEOUT_CONNECT, read_timeout=TIMEOUT_READ,
+                tls=self._tls, proxy=_proxy_for(parts),
+            )
+            with self._lock:
+                self._all.append(pool[key])
+        return pool[key]
+
+    def _tls(self) -> Any:
+        # Loading CA certificates costs ~20-35 ms: only an https URL pays for it.
+        with self._lock:
+            if self._tls_context is None:
+                import ssl
+
+                try:
+                    import certifi  # the bundle httpx trusts, so both clients agree
+
+                    self._tls_context = ssl.create_default_context(cafile=certifi.where())
+                except ImportError:
+                    self._tls_context = ssl.create_default_context()
+            return self._tls_context
+
+
+def _proxy_for(parts: Any) -> tuple[str, int] | None:
+    """The proxy the environment names for this URL (HTTP(S)_PROXY, NO_PROXY), if
+    any; urllib.request is imported only when a proxy variable is set at all."""
+    import os
+
+    if not any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ):
+        return None
+    from urllib.request import getproxies_environment, proxy_bypass_environment
+
+    proxies = getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or proxy_bypass_environment(parts.hostname or "", proxies):
+        return None
+    proxy_parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+    return proxy_parts.hostname or "", proxy_parts.port or 8080
 
 
 class AsyncHttp:
     """The watch engine's client: one shared httpx.AsyncClient over aiohttp."""
 
     def __init__(self, *, verbose: bool = False, log: TextIO | None = None, max_connections: int = 100):
+        import asyncio
+
         import aiohttp
+        import httpx
         from httpx_aiohttp import AiohttpTransport
+
+        self._httpx = httpx
 
         # Errors the transport does not translate into httpx's own.
         self._stray_errors = (OSError, asyncio.TimeoutError, aiohttp.ClientError)
 
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        timeout = httpx.Timeout(connect=TIMEOUT_CONNECT, read=TIMEOUT_READ, write=10.0, pool=60.0)
         self._client = httpx.AsyncClient(
-            timeout=TIMEOUT, follow_redirects=False, transport=AiohttpTransport(limits=limits)
+            timeout=timeout, follow_redirects=False, transport=AiohttpTransport(limits=limits)
         )
         self._log = _Logger(verbose, log)
 
@@ -198,12 +280,13 @@ class AsyncHttp:
         url, params = build_url(endpoint.base_url, request), request.params
         for _ in range(MAX_REDIRECTS + 1):
             headers = _headers_for(endpoint, with_key=True)
-            self._log.request("GET", str(httpx.URL(url, params=params)), headers, endpoint)
+            self._log.request("GET", _with_query(url, params), headers, endpoint)
             started = time.monotonic()
             try:
                 async with self._client.stream("GET", url, params=params, headers=headers) as response:
                     if response.status_code in _REDIRECT_CODES:
-                        url, params = _next_hop(response, url, endpoint), None
+                        url = _next_hop(response.headers.get("location"), str(response.url), endpoint)
+                        params = None
                         self._log.note(f"redirected to {url}")
                         continue
                     body = bytearray()
@@ -211,9 +294,7 @@ class AsyncHttp:
                         body += chunk
                         if len(body) > MAX_BODY_BYTES:
                             raise _too_big(endpoint)
-            except httpx.HTTPError as exc:
-                raise _network_error(exc, endpoint) from None
-            except self._stray_errors as exc:
+            except (self._httpx.HTTPError, *self._stray_errors) as exc:
                 raise _network_error(exc, endpoint) from None
             answer = _answer(response, bytes(body))
             self._log.answer(answer, time.monotonic() - started, endpoint)
@@ -221,7 +302,7 @@ class AsyncHttp:
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
 
 
-def _answer(response: httpx.Response, body: bytes) -> Answer:
+def _answer(response: Any, body: bytes) -> Answer:
     headers = {k.lower(): v for k, v in response.headers.items()}
     return Answer(response.status_code, headers, body, str(response.url))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, TypeVar
@@ -112,5 +111,7 @@ def lookup_all(
 
     if len(targets) == 1:
         return [one(targets[0])]
+    from concurrent.futures import ThreadPoolExecutor  # only for several jobs: it imports logging
+
     with ThreadPoolExecutor(max_workers=min(workers, len(targets))) as pool:
         return list(pool.map(one, targets))
