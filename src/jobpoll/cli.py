@@ -51,6 +51,12 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except BrokenPipeError:
         code = _quiet_broken_pipe()
+    except SystemExit as exc:
+        # Typer turns a closed stdout into exit 1 and wraps sys.stdout to hush it.
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            code = _quiet_broken_pipe()
+        else:
+            raise
     except Exception as exc:  # Typer's own: usage errors carry exit_code and format_message
         code = _typer_error(exc)
     try:
