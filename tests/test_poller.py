@@ -23,6 +23,7 @@ from jobpoll.poller import (
     Stop,
     Target,
     eta_delay,
+    eta_schedule,
     first_interval,
     grow,
     land_after,
@@ -122,6 +123,15 @@ def test_eta_from_the_progress_rate():
     assert 6.0 < land_after(6.0) < 7.0
 
 
+def test_eta_schedule_stays_in_bounds_and_splits_long_waits_evenly():
+    assert eta_schedule(0.1, floor=2.0, ceiling=10.0) == 2.0  # never sooner than -i
+    assert eta_schedule(6.0, floor=2.0, ceiling=10.0) == pytest.approx(land_after(6.0))
+    # 10.3 s away with a 10 s ceiling: two hops of ~5.4 s, not 10 s and then 2 s more.
+    first = eta_schedule(10.3, floor=2.0, ceiling=10.0)
+    assert first == pytest.approx(land_after(10.3) / 2)
+    assert 9.0 < eta_schedule(100.0, floor=2.0, ceiling=10.0) <= 10.0
+
+
 # ---- the engine over a fake HTTP client ---------------------------------------------------
 
 
@@ -147,6 +157,11 @@ def body(status_code: int, payload, headers=None) -> Answer:
 
 def endpoint(name: str, key: str = "k") -> Endpoint:
     return Endpoint(get_provider(name), "http://sim", key, "env", None, "env")
+
+
+def single(**options) -> PollOptions:
+    """Options for tests of single lookups (Muvi jobs would otherwise be listed)."""
+    return PollOptions(batch=False, **options)
 
 
 def targets(name: str, ids, key: str = "k"):
@@ -180,7 +195,7 @@ def test_every_job_is_watched_to_its_end_with_updates_in_order():
             return body(200, muvi_job(job_id, "processing", 50))
         return body(200, muvi_job(job_id, "failed" if n == 4 else "completed"))
 
-    poller = Poller(targets("muvi", ids), PollOptions(interval=0.02, max_interval=0.05), FakeHttp(answer))
+    poller = Poller(targets("muvi", ids), single(interval=0.02, max_interval=0.05), FakeHttp(answer))
     stop, updates = run(poller)
     assert stop is Stop.FINISHED
     for job_id in ids:
@@ -201,7 +216,7 @@ def test_consecutive_failures_abandon_only_that_job():
 
     http = FakeHttp(answer)
     poller = Poller(targets("muvi", ["job_bad", "job_ok"]),
-                    PollOptions(interval=0.01, max_interval=0.02, retries=2), http)
+                    single(interval=0.01, max_interval=0.02, retries=2), http)
     stop, updates = run(poller)
     bad, ok = poller.results()
     assert isinstance(bad.error, UnavailableError) and bad.exit_code(stop) == 6
@@ -225,7 +240,7 @@ def test_a_429_pauses_every_job_of_the_provider_until_the_time_it_gave():
 
     http = FakeHttp(answer)
     poller = Poller(targets("muvi", ["job_a", "job_b", "job_c"]),
-                    PollOptions(interval=0.02, max_interval=0.05, retries=0), http)
+                    single(interval=0.02, max_interval=0.05, retries=0), http)
     stop, updates = run(poller)
     assert stop is Stop.FINISHED
     assert all(r.job.state is State.DONE for r in poller.results())  # a 429 is not a failure
@@ -240,7 +255,7 @@ def test_deadline_stops_with_last_known_states():
 
     started = time.monotonic()
     poller = Poller(targets("muvi", ["job_a", "job_b"]),
-                    PollOptions(interval=0.05, deadline=started + 0.5), FakeHttp(answer))
+                    single(interval=0.05, deadline=started + 0.5), FakeHttp(answer))
     stop, _ = run(poller)
     assert stop is Stop.DEADLINE
     assert time.monotonic() - started < 0.8
@@ -297,9 +312,44 @@ def test_five_thousand_jobs_are_cheap():
         return body(200, muvi_job(job_id, "completed" if done else "processing", 50))
 
     started = time.process_time()
-    poller = Poller(targets("muvi", ids), PollOptions(interval=0.01, max_interval=0.02), FakeHttp(answer))
+    poller = Poller(targets("muvi", ids), single(interval=0.01, max_interval=0.02), FakeHttp(answer))
     stop, updates = run(poller)
     cpu = time.process_time() - started
     assert stop is Stop.FINISHED
     assert sum(1 for u in updates if u.kind is Kind.FINAL) == 5000
     assert cpu < 30, cpu  # ~15,000 lookups with parsing; generous for a noisy machine
+
+
+def test_muvi_is_listed_and_each_ending_finished_by_one_single_lookup():
+    ids = [f"job_{i:012x}" for i in range(150)]
+    created = {job_id: f"2026-11-26T06:00:{i % 60:02d}Z" for i, job_id in enumerate(ids)}
+
+    def item(job_id, now):
+        done = now > 0.3
+        return {"jobId": job_id, "status": "completed" if done else "processing",
+                "progress": 100 if done else 50, "createdAt": created[job_id]}
+
+    def answer(endpoint, request, now):
+        if request.path == "/v1/jobs":
+            wanted = request.params.get("status")
+            listed = [item(j, now) for j in ids]
+            listed = [i for i in listed if wanted is None or i["status"] == wanted]
+            start = int(request.params.get("cursor") or 0)
+            more = start + 100 < len(listed)
+            return body(200, {"jobs": listed[start:start + 100],
+                              "nextCursor": str(start + 100) if more else None, "hasMore": more})
+        job_id = request.path.rsplit("/", 1)[1]
+        return body(200, muvi_job(job_id, "completed" if now > 0.3 else "processing", 50))
+
+    http = FakeHttp(answer)
+    poller = Poller(targets("muvi", ids), PollOptions(interval=0.05, max_interval=0.1), http)
+    stop, _ = run(poller)
+    assert stop is Stop.FINISHED
+    results = poller.results()
+    assert all(r.job.state is State.DONE and r.job.url for r in results)  # outputs from the single lookup
+    singles = [c for c in http.calls if c[1] != "/v1/jobs"]
+    assert sorted(c[1].rsplit("/", 1)[1] for c in singles) == sorted(ids)  # exactly one each
+    lists = [c for c in http.calls if c[1] == "/v1/jobs"]
+    # Only unfinished jobs are listed (pending, then processing): pages shrink as jobs end.
+    assert all(c[2]["limit"] == "100" and c[2]["status"] in ("pending", "processing") for c in lists)
+    assert not [c for c in lists if c[0] > 0.35 and c[2].get("cursor")]  # nothing left to page through

@@ -11,9 +11,10 @@ Shape, and why:
   provider's advice), growing x1.5 with jitter while nothing changes, back to the
   first on a change. Where progress moves, the finish is estimated from its rate
   and the next lookup goes near it (issue 7), within the same bounds.
-- json2video jobs sharing a route are looked up together with the list endpoint,
-  100 a page (issue 7); a job the list does not return falls back to single
-  lookups.
+- Jobs of a provider with a usable list endpoint (json2video, Muvi) sharing a
+  route are looked up together, 100 a page (issue 7); a job the list does not
+  return falls back to single lookups, and where list items lack what an ending
+  carries (Muvi's outputs) one single lookup finishes the job.
 - A job always keeps its last known state; a failure changes only its error.
 """
 
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 GROWTH = 1.5
 JITTER = 0.10
 MAX_IN_FLIGHT = 32  # per route: enough to keep a provider busy, not enough to look like an attack
-BATCH_PROVIDERS = frozenset({"json2video"})
 BATCH_PAGE = 100
 BATCH_LOOKBACK = timedelta(days=1)  # list window start when no job's created_at is known yet
 BATCH_SKEW = timedelta(minutes=10)  # list window end past our clock: the provider's may run ahead
@@ -59,6 +59,27 @@ BATCH_MAX_SPAN = timedelta(days=93)  # json2video refuses longer ranges
 BATCH_MAX_PAGES = 200  # a runaway cursor must not become an endless loop
 FOLLOWUP_MAX_WAIT = 60.0  # a rate-limited follow-up (Reelbot's download) waited out if this short
 MIN_PROGRESS_SPAN = 0.2  # seconds between two progress samples before a rate is trusted
+
+
+@dataclass(frozen=True)
+class ListPolicy:
+    """How a provider's list endpoint can stand in for single lookups."""
+
+    dated: bool  # the list takes a creation-date window (json2video); else newest first, no filter
+    complete: bool  # a listed job carries everything, endings included (else: one single lookup ends it)
+    # States to list one after the other (server-side filter), so a page holds only
+    # unfinished jobs; a member in none of them has ended. Empty: list everything.
+    # Order matters: a job moving from the first to the second between the two
+    # requests is found twice, never missed.
+    active: tuple[str, ...] = ()
+
+
+# Providers whose list answers many jobs at once. A generic Provider hook would be
+# better (proposed in the issue note); until then the engine knows these two.
+BATCHING = {
+    "json2video": ListPolicy(dated=True, complete=True),  # list movies are whole movie objects
+    "muvi": ListPolicy(dated=False, complete=False, active=("queued", "running")),  # no outputs in items
+}
 
 
 class Kind(str, Enum):
@@ -159,6 +180,16 @@ def eta_delay(first: tuple[float, float], now: float, progress: float) -> float 
     return (100.0 - progress) / rate
 
 
+def eta_schedule(eta: float, floor: float, ceiling: float) -> float:
+    """The delay to the next lookup of a job expected to finish in `eta` seconds,
+    within [floor, ceiling]. A finish beyond the ceiling is reached in equal hops:
+    one long hop and a short last one would land the short one at the floor,
+    well after the finish."""
+    target = land_after(eta)
+    hops = max(1, math.ceil(target / ceiling))
+    return min(ceiling, max(floor, target / hops))
+
+
 def land_after(eta: float) -> float:
     """Aim a little past the estimate: arriving just before the finish costs a
     whole extra lookup, arriving just after costs only that margin in lag."""
@@ -183,7 +214,8 @@ class _Watch:
 
     __slots__ = (
         "target", "ref", "route", "base", "interval", "job", "error", "finished",
-        "failures", "changed_at", "beat_at", "sample", "batch", "warned_unknown",
+        "failures", "changed_at", "beat_at", "sample", "batch", "home", "rejoins",
+        "warned_unknown",
     )
 
     def __init__(self, target: Target, route: _Route, base: float, now: float):
@@ -199,7 +231,9 @@ class _Watch:
         self.changed_at = now
         self.beat_at = now
         self.sample: tuple[float, float] | None = None  # (time, progress) first seen running
-        self.batch: _Batch | None = None
+        self.batch: _Batch | None = None  # the batch answering it now
+        self.home: _Batch | None = None  # the batch it belongs to, even while looked up alone
+        self.rejoins = 0
         self.warned_unknown = False
 
     @property
@@ -208,12 +242,15 @@ class _Watch:
 
 
 class _Batch:
-    """json2video jobs of one route, answered together by the list endpoint."""
+    """Jobs of one route answered together by the provider's list endpoint."""
 
-    __slots__ = ("route", "members", "base", "interval", "failures", "cycles", "requests")
+    __slots__ = ("route", "policy", "members", "base", "interval", "failures", "cycles",
+                 "requests", "scheduled")
 
-    def __init__(self, route: _Route, base: float):
+    def __init__(self, route: _Route, policy: ListPolicy, base: float):
         self.route = route
+        self.policy = policy
+        self.scheduled = True  # in the heap, a queue, or in flight
         self.members: dict[str, _Watch] = {}
         self.base = base
         self.interval = base
@@ -312,8 +349,8 @@ class Poller:
         by_route: dict[int, list[_Watch]] = {}
         for w in self._watches:
             self._active += 1
-            if self.options.batch and w.route.endpoint.provider.name in BATCH_PROVIDERS \
-                    and w.route.endpoint.provider.supports_list:
+            provider = w.route.endpoint.provider
+            if self.options.batch and provider.name in BATCHING and provider.supports_list:
                 by_route.setdefault(id(w.route), []).append(w)
             else:
                 self._push(now, w)
@@ -321,9 +358,10 @@ class Poller:
             if len(group) < 2:  # one job: a single lookup costs the same and says more
                 self._push(now, group[0])
                 continue
-            batch = _Batch(group[0].route, min(w.base for w in group))
+            policy = BATCHING[group[0].route.endpoint.provider.name]
+            batch = _Batch(group[0].route, policy, min(w.base for w in group))
             for w in group:
-                w.batch = batch
+                w.batch = w.home = batch
                 batch.members[w.id] = w
             self.batches.append(batch)
             self._push(now, batch)
@@ -513,7 +551,7 @@ class Poller:
             w.changed_at = w.beat_at = now
             self._emit(Update(Kind.SEEN if previous is None else Kind.CHANGED, w.ref, job))
         moved = self._sample(w, job, now, previous)
-        if schedule:
+        if schedule and not self._rejoin(w, now):
             self._push(now + self._next_delay(w, changed, moved, now), w)
         return changed
 
@@ -534,7 +572,7 @@ class Poller:
         if moved and w.sample is not None and w.job is not None and w.job.progress is not None:
             eta = eta_delay(w.sample, now, w.job.progress)
             if eta is not None:
-                return min(ceiling, max(w.base, land_after(eta)))
+                return eta_schedule(eta, w.base, ceiling)
         return w.interval
 
     def _failed(self, w: _Watch, exc: UnavailableError) -> None:
@@ -578,6 +616,7 @@ class Poller:
         if w.batch is not None:
             w.batch.members.pop(w.id, None)
             w.batch = None
+        w.home = None
         self._emit(update)
         bad = update.kind is Kind.ERROR or (update.job is not None and update.job.state in BAD_ENDINGS)
         if bad and self.options.fail_fast:
@@ -590,7 +629,7 @@ class Poller:
                 w.beat_at = now
                 self._emit(Update(Kind.HEARTBEAT, w.ref, w.job, quiet_for=now - w.changed_at))
 
-    # ---- json2video: many jobs, one list request per 100 ------------------------
+    # ---- batches: many jobs, one list request per 100 ---------------------------
     async def _batch_cycle(self, batch: _Batch) -> None:
         route = batch.route
         endpoint = route.endpoint
@@ -598,28 +637,14 @@ class Poller:
         members = dict(batch.members)
         found: dict[str, Job] = {}
         try:
-            since, until = self._batch_window(members.values())
-            cursor: str | None = None
-            for _ in range(BATCH_MAX_PAGES):
-                request = provider.list_request(
-                    since=since, until=until, state=None, limit=BATCH_PAGE, cursor=cursor)
-                batch.requests += 1
-                answer = await self._http.get(endpoint, request)
-                route.pacer.observe(answer.headers, self._clock())
-                page = provider.parse_list(answer, utcnow())
-                for job in page.jobs:
-                    if job.id in members:
-                        found.setdefault(job.id, job)
-                cursor = page.cursor
-                if not cursor or len(found) == len(members):
-                    break
+            found = await self._list_members(batch, members)
         except RateLimitedError as exc:
             self._rate_limited(batch, exc)
             return
         except UnavailableError as exc:
             batch.failures += 1
             if batch.failures > self.options.retries:
-                self._disband(batch, f"the json2video list kept failing ({exc.message})")
+                self._disband(batch, f"{provider.name}'s job list kept failing ({exc.message})")
             else:
                 self._push(self._clock() + self._backoff(batch.failures), batch)
             return
@@ -635,18 +660,67 @@ class Poller:
         now = self._clock()
         changed = False
         for job_id, w in members.items():
-            if w.finished:
+            if w.finished or w.batch is not batch:
                 continue
             job = found.get(job_id)
             if job is None:
                 # Not in the window, or not returned: this one is looked up alone.
                 self._detach(w, now)
+            elif job.terminal and not batch.policy.complete:
+                # The list says it ended but lacks what an ending carries (Muvi's
+                # outputs and error details): one single lookup finishes it.
+                self._detach(w, now)
+                changed = True
             else:
                 changed |= self._observe(w, job, now, schedule=False)
-        if batch.members:
-            ceiling = max(self.options.max_interval, batch.base)
-            batch.interval = batch.base if changed else grow(batch.interval, ceiling, self._rng)
-            self._push(now + batch.interval, batch)
+        self._reschedule(batch, changed, now)
+
+    async def _list_members(self, batch: _Batch, members: dict[str, _Watch]) -> dict[str, Job]:
+        """Page through the provider's list until every member is found, or the list
+        can hold none of the missing ones any more."""
+        endpoint = batch.route.endpoint
+        provider = endpoint.provider
+        since, until = self._batch_window(members.values())
+        created = [_created(w) for w in members.values()]
+        oldest = min(created) if created and all(c is not None for c in created) else None
+        if batch.policy.dated or oldest is not None:
+            max_pages = BATCH_MAX_PAGES
+        else:
+            # No date filter and some creation times unknown (the first cycle): as
+            # many pages as the members could fill, and a little slack; whoever is
+            # not found by then is looked up alone once, and comes back.
+            max_pages = math.ceil(len(members) / BATCH_PAGE) + 2
+        found: dict[str, Job] = {}
+        for state in batch.policy.active or (None,):
+            cursor: str | None = None
+            for _ in range(max_pages):
+                request = provider.list_request(
+                    since=since if batch.policy.dated else None,
+                    until=until if batch.policy.dated else None,
+                    state=state, limit=BATCH_PAGE, cursor=cursor)
+                batch.requests += 1
+                answer = await self._http.get(endpoint, request)
+                batch.route.pacer.observe(answer.headers, self._clock())
+                page = provider.parse_list(answer, utcnow())
+                for job in page.jobs:
+                    if job.id in members:
+                        found[job.id] = job  # a later query is the fresher answer
+                cursor = page.cursor
+                if not cursor or len(found) == len(members):
+                    break
+                if oldest is not None and not batch.policy.dated and _older_than(page.jobs, oldest):
+                    break  # newest first: the rest of the list was created before any member
+            if len(found) == len(members):
+                break
+        return found
+
+    def _reschedule(self, batch: _Batch, changed: bool, now: float) -> None:
+        if not batch.members:
+            batch.scheduled = False
+            return
+        ceiling = max(self.options.max_interval, batch.base)
+        batch.interval = batch.base if changed else grow(batch.interval, ceiling, self._rng)
+        self._push(now + batch.interval, batch)
 
     def _batch_window(self, members: Iterable[_Watch]):
         """[oldest created_at, now]: every watched job was created inside it. A job
@@ -666,13 +740,39 @@ class Poller:
             w.batch = None
         self._push(now, w)
 
+    def _rejoin(self, w: _Watch, now: float) -> bool:
+        """A job the list missed once comes back to its batch when its creation time
+        is known (it narrows the list's window). Once only: a job the list keeps
+        missing (a foreign ID) stays with single lookups."""
+        home = w.home
+        if home is None or w.batch is not None or w.rejoins >= 1 or _created(w) is None:
+            return False
+        w.rejoins += 1
+        w.batch = home
+        home.members[w.id] = w
+        if not home.scheduled:
+            home.scheduled = True
+            self._push(now + home.base, home)
+        return True
+
     def _disband(self, batch: _Batch, reason: str | None) -> None:
         now = self._clock()
+        batch.scheduled = False
         for w in list(batch.members.values()):
+            w.home = None
             self._detach(w, now)
         if reason:
-            self._emit(Update(Kind.WARNING, "json2video", None,
+            self._emit(Update(Kind.WARNING, batch.route.endpoint.provider.name, None,
                               text=f"{reason}; looking jobs up one by one"))
+
+
+def _older_than(jobs: list[Job], moment) -> bool:
+    """Whether the last item of a newest-first page was created before `moment`
+    (with a margin: Muvi gives whole seconds)."""
+    if not jobs:
+        return False
+    created = parse_time(jobs[-1].created_at)
+    return created is not None and created < moment - timedelta(seconds=2)
 
 
 def _created(w: _Watch):
