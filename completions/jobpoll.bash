@@ -128,7 +128,7 @@ _jobpoll() {
             command="$command $w"
             nargs=0
         else
-            ((nargs++))
+            nargs=$((nargs + 1))
         fi
     done
     if [[ -n $pending ]]; then

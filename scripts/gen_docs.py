@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import re
+import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,7 +260,8 @@ def _describe_argument(param: Any, ctx: Any, path: tuple, help_text: str, words:
 
 
 def _sh_words(words: Iterable[str]) -> str:
-    return " ".join(words)
+    """Words as one quoted shell word."""
+    return shlex.quote(" ".join(words))
 
 
 def _case_label(text: str) -> str:
@@ -268,9 +270,9 @@ def _case_label(text: str) -> str:
 
 def bash_script(cli: Cli) -> str:
     commands = cli.commands()
-    subs = [f"        {_case_label(c.name)}) echo {_sh_words(s.path[-1] for s in c.subcommands)!r} ;;"
+    subs = [f"        {_case_label(c.name)}) echo {_sh_words(s.path[-1] for s in c.subcommands)} ;;"
             for c in commands if c.subcommands]
-    opts = [f"        {_case_label(c.name)}) echo {_sh_words(n for o in c.options for n in o.names)!r} ;;"
+    opts = [f"        {_case_label(c.name)}) echo {_sh_words(n for o in c.options for n in o.names)} ;;"
             for c in commands]
     kinds, args = [], []
     for c in commands:
@@ -285,8 +287,8 @@ def bash_script(cli: Cli) -> str:
             args.append(f"        {label}) echo {a.values} ;;")
     values = []
     for kind, ws in cli.words.items():
-        values.append(f"        {_case_label(kind)}) words={_sh_words(ws)!r} ;;")
-    providers = _sh_words(f"{p}:" for p in cli.words["provider"])
+        values.append(f"        {_case_label(kind)}) words={_sh_words(ws)} ;;")
+    providers = " ".join(f"{p}:" for p in cli.words["provider"])
     return BASH.format(
         prog=PROG,
         subcommands="\n".join(subs),
@@ -379,7 +381,7 @@ _{prog}() {{
             command="$command $w"
             nargs=0
         else
-            ((nargs++))
+            nargs=$((nargs + 1))
         fi
     done
     if [[ -n $pending ]]; then

@@ -150,20 +150,21 @@ def test_words_come_from_the_code(cli):
 # ----------------------------------------------------------------- bash
 
 
-def bash_words(line: str) -> list[str]:
-    """COMP_WORDS as bash makes them: blanks separate words, ':' and '=' are words
-    of their own (both are in the default COMP_WORDBREAKS)."""
-    words = re.findall(r"[^\s:=]+|[:=]", line)
+def bash_words(line: str, breaks: str = ":=") -> list[str]:
+    """COMP_WORDS as bash makes them: blanks separate words, and so do the
+    characters of COMP_WORDBREAKS (':' and '=' by default), which are words too."""
+    marks = re.escape(breaks)
+    words = re.findall(rf"[^\s{marks}]+|[{marks}]" if breaks else r"\S+", line)
     if not line or line[-1].isspace():
         words.append("")
     return words
 
 
-def bash_complete(*lines: str, script: Path = BASH_SCRIPT) -> list[list[str]]:
+def bash_complete(*lines: str, script: Path = BASH_SCRIPT, breaks: str = ":=") -> list[list[str]]:
     """COMPREPLY of _jobpoll for each command line, the cursor at its end."""
-    commands = [f"source {shlex.quote(str(script))}"]
+    commands = [f"source {shlex.quote(str(script))}", f"COMP_WORDBREAKS={shlex.quote(' ' + breaks)}"]
     for line in lines:
-        words = bash_words(line)
+        words = bash_words(line, breaks)
         commands += [
             f"COMP_LINE={shlex.quote(line)}; COMP_POINT={len(line)}",
             f"COMP_WORDS=({' '.join(shlex.quote(w) for w in words)}); COMP_CWORD={len(words) - 1}",
@@ -215,6 +216,13 @@ def test_bash_completes_commands_options_providers_and_prefixes():
     got = bash_complete(*(line for line, _ in BASH_CASES))
     for (line, expected), reply in zip(BASH_CASES, got):
         assert reply == expected, f"{line!r}: got {reply}, expected {expected}"
+
+
+@needs("bash")
+def test_bash_completes_when_colon_and_equals_do_not_break_words():
+    assert bash_complete(
+        "jobpoll list --state=ru", "jobpoll watch pic", "jobpoll watch pictory:ab", breaks="",
+    ) == [["--state=running"], ["pictory:"], []]
 
 
 @needs("bash")
