@@ -8,7 +8,10 @@ poller.py own the policy). What they guarantee for everyone:
   same-origin one (or an http->https upgrade of the same host) with the key, one to
   any other origin not at all (httpx would strip only `Authorization`, not
   `x-api-key`/`X-API-Key`);
-- `-v` logs requests and answers on stderr with every key redacted.
+- `-v` logs requests and answers on stderr with every key redacted;
+- an answer that echoes the key back (in an error, a message, any field) has it
+  replaced by `***` before anyone reads it, so no output, error line, history
+  row or `--raw` payload can carry it.
 
 The synchronous client (a small HTTP/1.1 connection on the standard library's
 socket, wire.py) serves `status` and `list`, where start-up time matters more
@@ -58,6 +61,43 @@ def may_carry_key(target_url: str, configured_base: str) -> bool:
     return home[0] == "http" and target[0] == "https" and target[1] == home[1]
 
 
+def _spellings(key: str) -> list[str]:
+    """The key as it may appear in an answer: verbatim, JSON-escaped, and with "/"
+    escaped as PHP's json_encode writes it."""
+    import json
+
+    forms = {key, json.dumps(key)[1:-1], json.dumps(key, ensure_ascii=False)[1:-1],
+             key.replace("/", "\\/")}
+    return sorted(forms, key=len, reverse=True)
+
+
+def redact(text: str, key: str | None) -> str:
+    """`text` with every spelling of the key replaced by ***."""
+    if key:
+        for form in _spellings(key):
+            text = text.replace(form, "***")
+    return text
+
+
+def without_key(answer: Answer, key: str | None) -> Answer:
+    """The answer with every echo of the key replaced by ***: a provider that quotes
+    the key back (e.g. "Invalid API key sk-...") must not make jobpoll print it,
+    record it in the history or show it in --raw."""
+    if not key:
+        return answer
+    body = answer.body
+    for form in _spellings(key):
+        needle = form.encode("utf-8")
+        if needle in body:
+            body = body.replace(needle, b"***")
+    headers = answer.headers
+    if any(key in value for value in headers.values()):
+        headers = {name: redact(value, key) for name, value in headers.items()}
+    if body is answer.body and headers is answer.headers and key not in answer.url:
+        return answer
+    return Answer(answer.status_code, headers, body, redact(answer.url, key))
+
+
 class _Logger:
     """`-v` output: requests and answers on stderr, keys redacted."""
 
@@ -66,9 +106,7 @@ class _Logger:
         self.stream = stream
 
     def _redact(self, text: str, secret: str | None) -> str:
-        if secret:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, secret)
 
     def request(self, method: str, url: str, headers: dict[str, str], endpoint: "Endpoint") -> None:
         if not self.enabled:
@@ -123,7 +161,9 @@ def _network_error(exc: BaseException, endpoint: "Endpoint") -> UnavailableError
     name = endpoint.provider.name
     if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
         return UnavailableError(f"{name} did not answer in time ({type(exc).__name__})")
-    return UnavailableError(f"cannot reach {name} at {endpoint.base_url}: {exc or type(exc).__name__}")
+    # Some transports quote the request in their errors ("Invalid header value %r").
+    reason = redact(str(exc), endpoint.key) or type(exc).__name__
+    return UnavailableError(f"cannot reach {name} at {endpoint.base_url}: {reason}")
 
 
 def _too_big(endpoint: "Endpoint") -> UnavailableError:
@@ -182,7 +222,7 @@ class SyncHttp:
                 url = _next_hop(response_headers.get("location"), url, endpoint)
                 self._log.note(f"redirected to {url}")
                 continue
-            answer = Answer(status, response_headers, body, url)
+            answer = without_key(Answer(status, response_headers, body, url), endpoint.key)
             self._log.answer(answer, time.monotonic() - started, endpoint)
             return answer
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
@@ -263,8 +303,9 @@ class AsyncHttp:
 
         self._httpx = httpx
 
-        # Errors the transport does not translate into httpx's own.
-        self._stray_errors = (OSError, asyncio.TimeoutError, aiohttp.ClientError)
+        # Errors the transport does not translate into httpx's own (ValueError: e.g.
+        # a header value it refuses, as in SyncHttp).
+        self._stray_errors = (OSError, asyncio.TimeoutError, aiohttp.ClientError, ValueError)
 
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         timeout = httpx.Timeout(connect=TIMEOUT_CONNECT, read=TIMEOUT_READ, write=10.0, pool=60.0)
@@ -296,7 +337,7 @@ class AsyncHttp:
                             raise _too_big(endpoint)
             except (self._httpx.HTTPError, *self._stray_errors) as exc:
                 raise _network_error(exc, endpoint) from None
-            answer = _answer(response, bytes(body))
+            answer = without_key(_answer(response, bytes(body)), endpoint.key)
             self._log.answer(answer, time.monotonic() - started, endpoint)
             return answer
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
