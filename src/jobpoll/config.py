@@ -217,13 +217,26 @@ def url_problem(url: str) -> str | None:
     return None
 
 
+def key_problem(key: str) -> str | None:
+    """Why `key` cannot be sent in an HTTP header, or None. A line break would split
+    the request's header (a header injection); anything but printable ASCII (a
+    pasted "…" or a typographic quote) cannot be sent at all. The key itself is never
+    quoted: the reason is printed."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
+        return "contains control characters (a pasted line break?)"
+    if not key.isascii():
+        return "contains characters other than ASCII (a pasted '…' or quote?)"
+    return None
+
+
 def check_key(key: str) -> str:
     """A key as it will be stored: whitespace around it stripped, nothing else changed."""
     key = key.strip()
     if not key:
         raise UsageError("the API key is empty")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
-        raise UsageError("the API key contains control characters (a pasted line break?)")
+    problem = key_problem(key)
+    if problem:
+        raise UsageError(f"the API key {problem}")
     return key
 
 
@@ -255,8 +268,10 @@ def validate_config(path: Path, data: dict[str, Any]) -> None:
             dotted = f"providers.{name}.{setting}"
             if setting not in PROVIDER_SETTINGS:
                 raise bad(dotted, f"is not a setting (known: {', '.join(PROVIDER_SETTINGS)})")
-            if setting == "api_key" and not isinstance(value, str):
-                raise bad(dotted, "must be a string")
+            if setting == "api_key":
+                problem = key_problem(value.strip()) if isinstance(value, str) else "must be a string"
+                if problem:
+                    raise bad(dotted, problem)
             if setting == "base_url":
                 problem = url_problem(value) if isinstance(value, str) else "must be a string"
                 if problem:
@@ -310,6 +325,11 @@ def resolve_endpoint(config: Config, name: str) -> Endpoint:
     provider = get_provider(name)
     settings = config.provider_settings(provider.name)
     key, key_source = config.key(provider.name)
+    problem = key_problem(key) if key else None
+    if problem:
+        where = env_var(provider.name, "api_key") if key_source == "env" else (
+            f"config file {config.path}: providers.{provider.name}.api_key")
+        raise UsageError(f"{where} {problem}; set it to the key alone")
 
     variable = env_var(provider.name, "base_url")
     base_url = env_value(variable)
