@@ -370,3 +370,50 @@ def test_a_closed_stdout_pipe_ends_quietly(sim, env):
     assert len(out.splitlines()) == 1
     assert "Traceback" not in err and "Broken pipe" not in err, err
 
+
+
+# ---- provider rules and the history ----------------------------------------------------
+
+
+def test_json2videos_fifteen_minute_rule_applies_to_listed_jobs(sim, env):
+    stuck = [sim.add_job("json2video", queued=0, running=0, outcome="stuck", age=16 * 60) for _ in range(2)]
+    fresh = sim.add_job("json2video", queued=0.1, running=0.5)
+    refs = [f"json2video:{i}" for i in (*stuck, fresh)]
+    result = watch(env, "--json", *FAST, *refs)
+    assert_clean(result)
+    assert result.returncode == 1
+    final = last_by_ref(ndjson(result.stdout))
+    assert [final[r]["state"] for r in refs] == ["timeout", "timeout", "done"]
+    assert "15 minutes" in final[refs[0]]["error"]["message"]
+
+
+def test_an_unknown_status_word_is_warned_about_and_not_finished(sim, env):
+    job_id = sim.add_job("muvi", queued=0, running=600, faults=[{"kind": "unknown_status", "times": -1}])
+    result = watch(env, "--json", *FAST, "-t", "2", f"muvi:{job_id}")
+    assert result.returncode == 5
+    assert ndjson(result.stdout)[-1]["state"] == "unknown"
+    assert result.stderr.count("unknown status") == 1
+
+
+def test_a_job_the_provider_forgot_is_shown_from_the_history(sim, env):
+    job_id = sim.add_job("pictory", queued=0, running=0.3)
+    first = watch(env, "--json", *FAST, f"pictory:{job_id}")
+    assert first.returncode == 0, first.stderr
+    assert sim.remove_job("pictory", job_id)
+    again = watch(env, "--json", *FAST, f"pictory:{job_id}")
+    assert_clean(again)
+    assert again.returncode == 0, again.stderr
+    assert "no longer knows this job" in again.stderr
+    assert ndjson(again.stdout)[-1]["state"] == "done"
+
+
+def test_reelbots_download_link_is_asked_for_once_and_reused_from_the_history(sim, env):
+    own_reelbot_key(env)
+    job_id = sim.add_job("reelbot", queued=0, running=0.3)
+    since = time.time()
+    first = watch(env, "--json", *FAST, f"reelbot:{job_id}")
+    again = watch(env, "--json", *FAST, f"reelbot:{job_id}")
+    assert first.returncode == again.returncode == 0, (first.stderr, again.stderr)
+    url = ndjson(first.stdout)[-1]["url"]
+    assert url and ndjson(again.stdout)[-1]["url"] == url
+    assert len(sim.requests(path=f"/api/v1/video/download/{job_id}", since=since)) == 1

@@ -78,13 +78,14 @@ class _Sink:
 
 
 class _Row:
-    __slots__ = ("ref", "job", "note", "note_bad", "started", "ended", "error")
+    __slots__ = ("ref", "job", "note", "note_bad", "note_until", "started", "ended", "error")
 
     def __init__(self, ref: str, started: float):
         self.ref = ref
         self.job: Job | None = None
         self.note = ""  # what the engine is doing about it: retrying, rate limited
         self.note_bad = False
+        self.note_until: float | None = None  # epoch seconds the note stops being true
         self.started = started
         self.ended: float | None = None
         self.error: "JobpollError | None" = None
@@ -141,7 +142,7 @@ class _Board:
             elapsed = (row.ended or now) - row.started
             if row.error is not None:
                 message = Text(safe_text(row.error.message), style="red")
-            elif row.note:
+            elif row.note and (row.note_until is None or time.time() < row.note_until):
                 message = Text(row.note, style="yellow" if row.note_bad else "dim")
             else:
                 message = Text(summary_text(job) if job else "", style="red" if job and job.error else "")
@@ -186,6 +187,15 @@ class _Live:
         self._live.start()
 
     def update(self, update: Update) -> None:
+        if update.kind is Kind.RATE_LIMITED and update.until is not None:
+            # Every job of that provider and key waits, not just the one that met it
+            # (the ref may be a job's or, for a listing, the provider's name).
+            provider = update.ref.split(":", 1)[0]
+            note = f"rate limited: waiting until {_clock_time(update.until)}"
+            for other in self.rows.values():
+                if other.ended is None and other.ref.startswith(provider + ":"):
+                    other.note, other.note_bad, other.note_until = note, True, update.until
+            return
         row = self.rows.get(update.ref)
         if row is None:  # a provider-wide note (e.g. a json2video list warning)
             return
@@ -199,13 +209,7 @@ class _Live:
             row.error, row.ended = update.error, time.monotonic()
         elif update.kind is Kind.RETRYING and update.error is not None:
             row.note, row.note_bad = f"{update.text}: {safe_text(update.error.message)}", True
-        elif update.kind is Kind.RATE_LIMITED and update.until is not None:
-            # Every job of that provider and key waits, not just this one.
-            provider = update.ref.split(":", 1)[0]
-            note = f"rate limited: waiting until {_clock_time(update.until)}"
-            for other in self.rows.values():
-                if other.ended is None and other.ref.startswith(provider + ":"):
-                    other.note, other.note_bad = note, True
+            row.note_until = None
 
     def stop(self) -> None:
         self._live.stop()
