@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from jobpoll.exits import ExitCode
 
+# An error line reaches a terminal and may quote a provider: C0/C1 controls and
+# DEL (escape sequences, a bell, a carriage return) are shown as '?', line breaks
+# and tabs as spaces, so the line stays one line of inert text.
+_INERT = {i: "?" for i in (*range(0x20), *range(0x7F, 0xA0))}
+_INERT.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
+
 
 class JobpollError(Exception):
     """An error the user should see as one line on stderr."""
@@ -22,7 +28,7 @@ class JobpollError(Exception):
             text = f"{self.job}: {text}"
         if self.hint:
             text = f"{text} ({self.hint})"
-        return text
+        return text.translate(_INERT)
 
     def for_job(self, job: str) -> "JobpollError":
         if self.job is None:
