@@ -20,6 +20,9 @@ from jobpoll.model import JOB_FIELDS, Job, State
 # C0/C1 control characters and DEL: a provider's message must not move the cursor,
 # set the window title or ring the bell on the user's terminal.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# JSON escapes C0 controls but may leave DEL and the C1 range (U+009B is an 8-bit
+# CSI to many terminals) raw: they are escaped too, which decodes the same.
+_JSON_C1 = re.compile(r"[\x7f-\x9f]")
 EXTRA_FIELDS = ("ref", "source")
 
 
@@ -82,8 +85,14 @@ def job_record(job: Job, *, raw: bool = False, extra: dict[str, Any] | None = No
     return data
 
 
+def json_text(value: Any) -> str:
+    """Compact JSON, UTF-8 kept, with no control character left unescaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _JSON_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def json_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return json_text(record)
 
 
 def plain_value(value: Any) -> str:
@@ -95,7 +104,7 @@ def plain_value(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return json_text(value)
     return safe_text(value)
 
 
