@@ -1,0 +1,173 @@
+"""Provider text is untrusted: shown as text, never interpreted (issue 6).
+
+A message holding rich markup, an OSC title sequence, a clear-screen, a carriage
+return and an 8-bit CSI reaches every way jobpoll shows text: plain lines, --field,
+the rich table and the live display on a real pseudo-terminal, error lines on
+stderr, and JSON (where the controls are escaped, and the value decodes back to
+exactly what the provider sent).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+import threading
+
+from conftest import TEST_KEY
+
+MARKUP = "[bold red]x[/]"
+HOSTILE = f"{MARKUP} \x1b]0;pwned\x07 \x1b[2J \rover \x9b31m c1 \x08\x7f end"
+# What must never reach a terminal from provider text (as bytes, UTF-8 encoded).
+FORBIDDEN = [b"\x1b]0;pwned", b"\x07", b"\x1b[2J", b"\x9b", b"\xc2\x9b", b"\rover", b"\x08", b"\x7f"]
+FAST = ("-i", "0.2", "--max-interval", "1")
+
+
+def forbidden_in(data: bytes) -> list[bytes]:
+    return [seq for seq in FORBIDDEN if seq in data]
+
+
+def hostile_jobs(sim) -> dict[str, str]:
+    """ref -> where the hostile text sits. The simulator's variants cover the
+    documented message and error fields; payloads it does not vary (Pictory's
+    renderProgressMessage, Reelbot's message) are sent verbatim through a fault."""
+    jobs = {}
+    jobs[f"json2video:{sim.add_job('json2video', queued=0, running=600, message=HOSTILE)}"] = "message"
+    for provider in ("json2video", "pictory", "muvi", "reelbot"):
+        job_id = sim.add_job(provider, queued=0, running=0, outcome="failed", error_message=HOSTILE)
+        jobs[f"{provider}:{job_id}"] = "error"
+    pictory = sim.add_job("pictory", queued=0, running=600)
+    body = {"job_id": pictory, "success": True, "data": {
+        "status": "in-progress", "renderProgress": 42, "renderProgressMessage": HOSTILE,
+        "renderState": "RUNNING"}}
+    sim.add_job("pictory", pictory, queued=0, running=600, faults=[
+        {"kind": "invalid_json", "body": json.dumps(body), "times": -1}])
+    jobs[f"pictory:{pictory}"] = "message"
+    reelbot = sim.add_job("reelbot", queued=0, running=600)
+    body = {"status": "processing", "message": HOSTILE, "createdAt": "2026-05-12T07:41:41.946Z"}
+    sim.add_job("reelbot", reelbot, queued=0, running=600, faults=[
+        {"kind": "invalid_json", "body": json.dumps(body), "times": -1}])
+    jobs[f"reelbot:{reelbot}"] = "message"
+    return jobs
+
+
+def error_answer_job(sim) -> str:
+    """A Muvi job whose every answer is an error envelope with the hostile message."""
+    body = {"success": False, "error": {"code": "WEIRD", "message": HOSTILE}, "requestId": "req_1"}
+    job_id = sim.add_job("muvi", queued=0, running=0, faults=[
+        {"kind": "invalid_json", "body": json.dumps(body), "times": -1}])
+    return f"muvi:{job_id}"
+
+
+def run_bytes(*args, env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "jobpoll", *args], env=env, capture_output=True,
+                          stdin=subprocess.DEVNULL, timeout=120)
+
+
+def on_pty(args, env, *, stdout_pty: bool = True, width: int = 250) -> tuple[int, bytes, bytes]:
+    """jobpoll with a pseudo-terminal as stderr (and stdout if asked): exit code,
+    the bytes the terminal got, stdout when it was a pipe."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, width, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "jobpoll", *args], env={**env, "TERM": "xterm-256color"},
+                            stdin=subprocess.DEVNULL, stderr=slave,
+                            stdout=slave if stdout_pty else subprocess.PIPE)
+    os.close(slave)
+    screen = bytearray()
+
+    def pump():
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            screen.extend(chunk)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    out = proc.stdout.read() if proc.stdout else b""
+    code = proc.wait(timeout=120)
+    reader.join(timeout=5)
+    os.close(master)
+    return code, bytes(screen), out
+
+
+# ---- pipes: plain lines, --field, error lines -----------------------------------------------
+
+
+def test_plain_lines_and_fields_show_provider_text_as_inert_text(sim, env):
+    jobs = hostile_jobs(sim)
+    for args in ((), ("--field", "message"), ("--field", "error")):
+        result = run_bytes("status", *args, *jobs, env=env)
+        assert result.returncode == 0, result.stderr
+        assert not forbidden_in(result.stdout), (args, forbidden_in(result.stdout))
+        assert result.stdout.count(MARKUP.encode()) >= 3, result.stdout  # shown as it was sent
+        assert len(result.stdout.splitlines()) == len(jobs)  # one line each: no line breaks smuggled
+    result = run_bytes("watch", *FAST, "-t", "1.5", *jobs, env=env)
+    assert result.returncode == 1, result.stderr  # failed jobs (and the deadline)
+    assert not forbidden_in(result.stdout + result.stderr)
+    assert MARKUP.encode() in result.stdout
+
+
+def test_error_lines_on_stderr_show_provider_text_as_inert_text(sim, env):
+    ref = error_answer_job(sim)
+    status = run_bytes("status", ref, env=env)
+    assert status.returncode == 6
+    watch = run_bytes("watch", *FAST, "--retries", "0", ref, env=env)
+    assert watch.returncode == 6
+    for result in (status, watch):
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(b"jobpoll: error: " + ref.encode()), result.stderr
+        assert MARKUP.encode() in lines[0]
+        assert not forbidden_in(result.stderr), forbidden_in(result.stderr)
+
+
+# ---- JSON: escaped, and exactly what was sent ------------------------------------------------
+
+
+def test_json_escapes_controls_and_keeps_the_text_exact(sim, env):
+    jobs = hostile_jobs(sim)
+    for args in (("status", "--json"), ("status", "--raw"), ("watch", "--json", *FAST, "-t", "1.5")):
+        result = run_bytes(*args, *jobs, env=env)
+        assert result.returncode in (0, 1), result.stderr
+        assert not forbidden_in(result.stdout), (args, forbidden_in(result.stdout))
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        final = {f"{j['provider']}:{j['id']}": j for j in lines}
+        assert set(final) == set(jobs)
+        for ref, where in jobs.items():
+            said = final[ref]["message"] if where == "message" else final[ref]["error"]["message"]
+            assert said == HOSTILE, (args, ref, said)
+
+
+# ---- a real terminal: the table, the live display ---------------------------------------------
+
+
+def test_the_table_on_a_terminal_shows_markup_as_text_and_no_foreign_escapes(sim, env):
+    jobs = hostile_jobs(sim)
+    code, screen, _ = on_pty(["status", *jobs], env)
+    assert code == 0
+    assert b"JOB" in screen and b"STATE" in screen  # the rich table was drawn
+    assert MARKUP.encode() in screen
+    assert not forbidden_in(screen), forbidden_in(screen)
+    assert TEST_KEY.encode() not in screen and b"Traceback" not in screen
+
+
+def test_the_live_display_and_summary_show_markup_as_text_and_no_foreign_escapes(sim, env):
+    jobs = hostile_jobs(sim)
+    jobs[error_answer_job(sim)] = "error line"
+    code, screen, _ = on_pty(["watch", *FAST, "--retries", "1", "-t", "1.5", *jobs], env)
+    assert code == 6  # the broken one; the rest failed or were still running
+    assert "━".encode() in screen  # the live display ran
+    assert screen.count(MARKUP.encode()) >= 4
+    assert not forbidden_in(screen), forbidden_in(screen)
+    # The live display on stderr while stdout carries JSON.
+    code, screen, out = on_pty(["watch", "--json", *FAST, "-t", "1.5", *jobs], env, stdout_pty=False)
+    assert "━".encode() in screen and MARKUP.encode() in screen
+    assert not forbidden_in(screen) and not forbidden_in(out)
