@@ -71,9 +71,14 @@ def _spellings(key: str) -> list[str]:
     return sorted(forms, key=len, reverse=True)
 
 
+# Shorter "keys" (a placeholder such as "test") would also match inside IDs and
+# URLs; real keys are far longer, and the -v log still hides the header itself.
+MIN_SCRUBBED_KEY = 8
+
+
 def redact(text: str, key: str | None) -> str:
     """`text` with every spelling of the key replaced by ***."""
-    if key:
+    if key and len(key) >= MIN_SCRUBBED_KEY:
         for form in _spellings(key):
             text = text.replace(form, "***")
     return text
@@ -83,7 +88,7 @@ def without_key(answer: Answer, key: str | None) -> Answer:
     """The answer with every echo of the key replaced by ***: a provider that quotes
     the key back (e.g. "Invalid API key sk-...") must not make jobpoll print it,
     record it in the history or show it in --raw."""
-    if not key:
+    if not key or len(key) < MIN_SCRUBBED_KEY:
         return answer
     body = answer.body
     for form in _spellings(key):
@@ -106,7 +111,11 @@ class _Logger:
         self.stream = stream
 
     def _redact(self, text: str, secret: str | None) -> str:
-        return redact(text, secret)
+        # Any key, however short: a mangled ID in a debug log is better than a key.
+        if secret:
+            for form in _spellings(secret):
+                text = text.replace(form, "***")
+        return text
 
     def request(self, method: str, url: str, headers: dict[str, str], endpoint: "Endpoint") -> None:
         if not self.enabled:
