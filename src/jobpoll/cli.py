@@ -34,15 +34,19 @@ def main(argv: list[str] | None = None) -> None:
         print(f"jobpoll {__version__}")
         sys.exit(0)
 
-    from jobpoll.app import COMMANDS, build_app
     from jobpoll.errors import JobpollError
 
+    _interrupt_on_signals()
     name = command_name(args)
     code = 0
     try:
+        from jobpoll.app import COMMANDS, build_app
+
         app = build_app(name if name in COMMANDS else None)
         result = app(args=args, prog_name="jobpoll", standalone_mode=False)
         code = result if isinstance(result, int) else 0
+        if code == 130 and _signalled:  # Typer turned the KeyboardInterrupt into exit 130
+            print("jobpoll: interrupted", file=sys.stderr)
     except JobpollError as exc:
         print(f"jobpoll: error: {exc.line()}", file=sys.stderr)
         code = int(exc.exit_code)
@@ -64,6 +68,29 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         code = _quiet_broken_pipe()
     sys.exit(code)
+
+
+_signalled = False
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    global _signalled
+    _signalled = True
+    raise KeyboardInterrupt
+
+
+def _interrupt_on_signals() -> None:
+    """SIGTERM (how CI systems and `timeout` cancel) ends any command as Ctrl-C
+    does: a KeyboardInterrupt, which the commands clean up after (a config temp
+    file removed, a history transaction rolled back) and main reports in one line,
+    exit 130. `watch` replaces these with its engine's own while it polls."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, _interrupt)
+        except (ValueError, OSError):  # not the main thread
+            pass
 
 
 def _typer_error(exc: Exception) -> int:
