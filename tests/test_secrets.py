@@ -334,3 +334,18 @@ def test_config_and_history_files_are_created_private_never_widened_later(tmp_pa
     for path in (config, config.parent, *stored):
         assert _mode(path) & 0o077 == 0, (path, oct(_mode(path)))
     assert _mode(config) == 0o600
+
+
+def test_scrubbing_leaves_answers_alone_for_a_placeholder_key():
+    """A "key" too short to be a real one (e.g. `k` in a local setup) would match
+    inside IDs and URLs: answers are scrubbed only of keys of 8 characters or more."""
+    from jobpoll.http import without_key
+    from jobpoll.providers.base import Answer
+
+    body = b'{"project":"I2kzwEQHfwcepYyN","url":"https://k.example/k.mp4"}'
+    answer = Answer(200, {"x-echo": "k"}, body, "http://h/v2/movies?project=I2kzwEQHfwcepYyN")
+    assert without_key(answer, "k") == answer
+    echoed = Answer(200, {"x-echo": TEST_KEY}, body.replace(b"I2kz", TEST_KEY.encode()), "http://h/")
+    scrubbed = without_key(echoed, TEST_KEY)
+    assert TEST_KEY.encode() not in scrubbed.body and scrubbed.headers["x-echo"] == "***"
+    assert json.loads(scrubbed.body)["url"] == "https://k.example/k.mp4"
