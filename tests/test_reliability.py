@@ -288,6 +288,39 @@ def test_watch_abandons_permanently_broken_jobs_with_exit_6_and_keeps_their_last
     assert stored[healthy]["state"] == "done"
 
 
+def test_at_a_terminal_an_abandoned_job_is_shown_in_its_last_known_state(sim, env):
+    """The summary table at the end lists a job given up on with the state it was
+    last seen in (running), not nothing and not an ending it never had."""
+    import os
+    import pty
+    import re
+    import subprocess
+    import sys
+
+    ref = f"pictory:{sim.add_job('pictory', queued=0, running=1.0, faults=[fault('503-html', times=-1, after=1)])}"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "jobpoll", "watch", *FAST, "--retries", "1", ref],
+                            env={**env, "TERM": "xterm", "COLUMNS": "200"}, stdin=subprocess.DEVNULL,
+                            stdout=slave, stderr=slave)
+    os.close(slave)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    assert proc.wait(timeout=60) == 6
+    os.close(master)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode("utf-8", "replace"))
+    assert "STATE" in text, text[-1500:]  # the summary table (the live display has no header)
+    table = text.rsplit("STATE", 1)[1]
+    row = next(line for line in table.splitlines() if ref in line)
+    assert " running " in row and "done" not in row and "failed" not in row, row
+
+
 def test_watch_of_a_job_whose_status_word_stays_unknown_never_says_done(sim, env):
     job_id = sim.add_job("pictory", queued=0, running=0.3,
                          faults=[{"kind": "unknown_status", "times": -1, "after": 1}])
