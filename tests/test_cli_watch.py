@@ -417,3 +417,29 @@ def test_reelbots_download_link_is_asked_for_once_and_reused_from_the_history(si
     url = ndjson(first.stdout)[-1]["url"]
     assert url and ndjson(again.stdout)[-1]["url"] == url
     assert len(sim.requests(path=f"/api/v1/video/download/{job_id}", since=since)) == 1
+
+
+# ---- jobpoll simulate ------------------------------------------------------------------
+
+
+def test_simulate_serves_what_watch_needs_and_stops_on_sigterm(env, tmp_path):
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "jobpoll", "simulate", "--port", "0", "--seed", "3"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("jobpoll simulator listening on http://127.0.0.1:")
+        base = first.rsplit(" ", 1)[1].strip()
+        request = urllib.request.Request(
+            base + "/_sim/jobs", data=json.dumps({"provider": "muvi", "queued": 0.1, "running": 0.5}).encode(),
+            headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            [ref] = json.loads(answer.read())["refs"]
+        env["JOBPOLL_MUVI_BASE_URL"] = base
+        result = watch(env, "--field", "state", *FAST, ref)
+        assert result.returncode == 0 and result.stdout == "done\n", result.stderr
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "Traceback" not in err

@@ -102,9 +102,11 @@ def simulate_command(
 ) -> None:
     """Serve a local imitation of the four providers until Ctrl-C; prints its base URL
     and the environment to point jobpoll at it."""
+    from jobpoll.commands.watch import _sigterm_as_interrupt
     from jobpoll.errors import UsageError
     from jobpoll.simulator import serve
 
+    _sigterm_as_interrupt()  # `kill` (and a test's terminate()) stops it like Ctrl-C: cleanly
     try:
         serve(port, host, seed=seed, fault_rate=fault_rate)
     except OSError as exc:
