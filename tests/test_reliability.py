@@ -135,18 +135,17 @@ def test_status_reports_permanent_faults_with_exit_6_one_line_each(sim, env):
     for i, name in enumerate(BREAKING):
         provider = ("pictory", "muvi", "json2video")[i % 3]
         # The first lookup answers (running); every later one meets the fault.
-        job_id = sim.add_job(provider, queued=0, running=0.5,
+        job_id = sim.add_job(provider, queued=0, running=600,
                              faults=[fault(name, times=-1, after=1)])
         broken[f"{provider}:{job_id}"] = name
-    limited = sim.add_job("pictory", queued=0, running=0.5,
+    limited = sim.add_job("pictory", queued=0, running=600,
                           faults=[{"kind": "429", "times": -1, "after": 1, "seconds": 120}])
     broken[f"pictory:{limited}"] = "429-for-two-minutes"
-    healthy = f"muvi:{sim.add_job('muvi', queued=0, running=0.5)}"
+    healthy = f"muvi:{sim.add_job('muvi', queued=0, running=0)}"
 
     first = run_cli("status", "--json", *broken, healthy, env=env)
     assert first.returncode == 0, first.stderr
-    assert {j["state"] for j in ndjson(first.stdout)} == {"running"}
-    time.sleep(0.6)  # every job is done at the provider now
+    assert {j["state"] for j in ndjson(first.stdout) if j["id"] not in healthy} == {"running"}
 
     result = run_cli("status", "--json", *broken, healthy, env=env)
     assert_clean(result)
@@ -161,7 +160,7 @@ def test_status_reports_permanent_faults_with_exit_6_one_line_each(sim, env):
     assert "another origin" in errors[next(r for r, n in broken.items() if n == "foreign-redirect")]
     assert "rate limited" in errors[f"pictory:{limited}"]
 
-    # The history still holds what was last known: running, never done.
+    # The history still holds what was last known: running (nothing else was read).
     stored = history_rows(env, "pictory")
     for ref in (r for r in broken if r.startswith("pictory:")):
         assert stored[ref]["state"] == "running", (broken[ref], stored[ref])
@@ -192,7 +191,9 @@ def test_latency_on_every_answer_is_only_slower(env):
         status = run_cli("status", "--json", *refs, env=env)
         assert_clean(status)
         assert status.returncode == 0, status.stderr
-        assert {j["state"] for j in ndjson(status.stdout)} <= {"queued", "running"}
+        for job in ndjson(status.stdout):  # in progress, or (on a slow box) already ended truly
+            ref = f"{job['provider']}:{job['id']}"
+            assert job["state"] in ("queued", "running", truth(slow, ref)), job
         watched = run_cli("watch", "--json", *FAST, *refs, env=env)
         assert_clean(watched)
         assert watched.returncode == 1, watched.stderr  # failed and cancelled among them
@@ -204,8 +205,8 @@ def test_latency_on_every_answer_is_only_slower(env):
 
 
 def test_watch_survives_each_transient_fault_and_ends_in_the_true_state(sim, env):
-    """Each job meets its fault three times in a row (--retries 5 tolerates it),
-    while queued or running, or (slow, drip, odd shapes) on every lookup; every job
+    """Each job meets its fault on its first three lookups (--retries 5 tolerates
+    it), or (slow, drip, odd shapes) on every lookup; every job
     ends in its true state, and no line ever says done for a job whose provider
     did not say so."""
     own_reelbot_key(env)
@@ -213,13 +214,13 @@ def test_watch_survives_each_transient_fault_and_ends_in_the_true_state(sim, env
     jobs: dict[str, str] = {}
     for i, name in enumerate([*BREAKING, *HARMLESS]):
         times = -1 if name in HARMLESS else 1 if name.startswith("huge") else 3
-        spec = fault(name, times=times, after=1, **({"delay": 0.5} if name == "slow" else {}))
+        spec = fault(name, times=times, **({"delay": 0.5} if name == "slow" else {}))
         job_id = sim.add_job("pictory", queued=0.3, running=1.5, outcome=outcomes[i % 4],
                              faults=[spec])
         jobs[f"pictory:{job_id}"] = name
     extra = [
-        ("pictory", {"kind": "unknown_status", "times": 3, "after": 1}, "unknown-status"),
-        ("pictory", {"kind": "429", "times": 2, "after": 1, "seconds": 1}, "429-burst"),
+        ("pictory", {"kind": "unknown_status", "times": 3}, "unknown-status"),
+        ("pictory", {"kind": "429", "times": 2, "seconds": 1}, "429-burst"),
     ]
     # One job of each other provider: looked up alone, so its own faults apply.
     # Lookups 0, 2, 4, 6 and 8 fail, each in its own way, the others answer.
@@ -260,7 +261,7 @@ def test_watch_abandons_permanently_broken_jobs_with_exit_6_and_keeps_their_last
     and its history row say running, never done. A healthy job still finishes."""
     broken = {}
     for name in BREAKING:
-        job_id = sim.add_job("pictory", queued=0, running=1.0,
+        job_id = sim.add_job("pictory", queued=0, running=600,
                              faults=[fault(name, times=-1, after=1)])
         broken[f"pictory:{job_id}"] = name
     healthy = f"pictory:{sim.add_job('pictory', queued=0.2, running=0.8)}"
@@ -297,7 +298,7 @@ def test_at_a_terminal_an_abandoned_job_is_shown_in_its_last_known_state(sim, en
     import subprocess
     import sys
 
-    ref = f"pictory:{sim.add_job('pictory', queued=0, running=1.0, faults=[fault('503-html', times=-1, after=1)])}"
+    ref = f"pictory:{sim.add_job('pictory', queued=0, running=600, faults=[fault('503-html', times=-1, after=1)])}"
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "jobpoll", "watch", *FAST, "--retries", "1", ref],
                             env={**env, "TERM": "xterm", "COLUMNS": "200"}, stdin=subprocess.DEVNULL,
@@ -322,14 +323,14 @@ def test_at_a_terminal_an_abandoned_job_is_shown_in_its_last_known_state(sim, en
 
 
 def test_watch_of_a_job_whose_status_word_stays_unknown_never_says_done(sim, env):
-    job_id = sim.add_job("pictory", queued=0, running=0.3,
-                         faults=[{"kind": "unknown_status", "times": -1, "after": 1}])
+    job_id = sim.add_job("pictory", queued=0, running=0, outcome="done",
+                         faults=[{"kind": "unknown_status", "times": -1}])
     ref = f"pictory:{job_id}"
-    result = run_cli("watch", "--json", *FAST, "-t", "1.5", ref, env=env)
+    result = run_cli("watch", "--json", *FAST, "-t", "3", ref, env=env)
     assert_clean(result)
     assert result.returncode == 5, result.stderr  # the deadline passed with the job unfinished
     states = [l["state"] for l in ndjson(result.stdout)]
-    assert "done" not in states and states[-1] == "unknown"
+    assert states and "done" not in states and states[-1] == "unknown"  # done at the provider
     assert result.stderr.count("unknown status 'rendering-v2'") == 1  # warned once
     assert history_rows(env, "pictory")[ref]["state"] == "unknown"
 
@@ -337,7 +338,7 @@ def test_watch_of_a_job_whose_status_word_stays_unknown_never_says_done(sim, env
 def test_watch_waits_out_a_long_429_burst_without_giving_up(sim, env):
     """429s are not failures: three in a row with --retries 0 still end done."""
     job_id = sim.add_job("pictory", queued=0, running=1.0,
-                         faults=[{"kind": "429", "times": 3, "after": 1, "seconds": 1}])
+                         faults=[{"kind": "429", "times": 3, "seconds": 1}])
     ref = f"pictory:{job_id}"
     result = run_cli("watch", "--json", *FAST, "--retries", "0", ref, env=env)
     assert_clean(result)
