@@ -163,10 +163,11 @@ def first_interval(option: float | None, endpoint: "Endpoint") -> float:
     return endpoint.provider.default_interval
 
 
-def grow(interval: float, ceiling: float, rng: random.Random = random) -> float:  # type: ignore[assignment]
+def grow(interval: float, ceiling: float, rng: random.Random | None = None) -> float:
     """The next interval while nothing changes: x1.5 +-10%, never over the ceiling.
     Jitter keeps jobs that started together from polling in lockstep."""
-    return min(ceiling, interval * GROWTH * rng.uniform(1 - JITTER, 1 + JITTER))
+    jitter = (rng or random).uniform(1 - JITTER, 1 + JITTER)
+    return min(ceiling, interval * GROWTH * jitter)
 
 
 def eta_delay(first: tuple[float, float], now: float, progress: float) -> float | None:
@@ -293,6 +294,7 @@ class Poller:
         self._tasks: set[asyncio.Task] = set()
         self._active = 0
         self._wakeup: asyncio.Future | None = None
+        self._closing = False
         self.stopped: Stop | None = None
         self.batches: list[_Batch] = []
 
@@ -427,7 +429,7 @@ class Poller:
 
     def _done_sending(self, route: _Route) -> None:
         route.in_flight -= 1
-        if route.queue and self.stopped is None:
+        if route.queue and not self._closing:
             self._send(route.queue.popleft())
 
     def _beat_period(self) -> float:
@@ -454,6 +456,7 @@ class Poller:
         self._kick()
 
     async def _cancel_tasks(self) -> None:
+        self._closing = True  # cancelled lookups must not start queued ones on their way out
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
