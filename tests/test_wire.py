@@ -124,3 +124,75 @@ def test_connect_proxy_refusal_is_an_error():
     with pytest.raises(ProtocolError, match="proxy refused"):
         conn.get("/", {}, 100)
     assert server.requests[0].startswith(b"CONNECT api.example.test:443 HTTP/1.1")
+
+
+def test_a_drip_fed_answer_ends_at_the_total_timeout():
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+
+    def drip() -> None:
+        conn, _ = sock.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        try:
+            for _ in range(100):  # a byte every 0.1 s: each read is quick, the whole never ends
+                conn.sendall(b"x")
+                threading.Event().wait(0.1)
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    conn = Connection("http", "127.0.0.1", port, connect_timeout=5, read_timeout=5,
+                      total_timeout=0.8, tls=lambda: None)
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        conn.get("/", {}, 100000)
+    assert time.monotonic() - started < 3
+    sock.close()
+
+
+def test_watch_client_ends_a_drip_fed_answer_too(monkeypatch):
+    """The async client (watch) has the same total deadline as the one-shot one."""
+    import asyncio
+    import time
+
+    from jobpoll import http
+    from jobpoll.config import Endpoint
+    from jobpoll.errors import UnavailableError
+    from jobpoll.providers import get_provider
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+
+    def drip() -> None:
+        conn, _ = sock.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        try:
+            for _ in range(100):
+                conn.sendall(b"x")
+                threading.Event().wait(0.1)
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    monkeypatch.setattr(http, "TIMEOUT_TOTAL", 0.8)
+    muvi = get_provider("muvi")
+    endpoint = Endpoint(muvi, f"http://127.0.0.1:{port}", "k" * 12, "env", None, "env")
+
+    async def go() -> float:
+        client = http.AsyncHttp()
+        started = time.monotonic()
+        try:
+            with pytest.raises(UnavailableError, match="in time"):
+                await client.get(endpoint, muvi.status_request("job_abc"))
+        finally:
+            await client.aclose()
+        return time.monotonic() - started
+
+    assert asyncio.run(go()) < 3
+    sock.close()

@@ -39,6 +39,7 @@ MAX_BODY_BYTES = 8 * 1024 * 1024  # a status answer is a few KB; anything near t
 MAX_REDIRECTS = 5
 TIMEOUT_CONNECT = 10.0  # seconds
 TIMEOUT_READ = 30.0
+TIMEOUT_TOTAL = 60.0  # a whole request, however slowly its bytes arrive
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
 _LOGGED_BODY_CHARS = 2000
 
@@ -261,7 +262,7 @@ class SyncHttp:
         if key not in pool:
             pool[key] = Connection(
                 parts.scheme, parts.hostname or "", port,
-                connect_timeout=TIMEOUT_CONNECT, read_timeout=TIMEOUT_READ,
+                connect_timeout=TIMEOUT_CONNECT, read_timeout=TIMEOUT_READ, total_timeout=TIMEOUT_TOTAL,
                 tls=self._tls, proxy=_proxy_for(parts),
             )
             with self._lock:
@@ -311,6 +312,7 @@ class AsyncHttp:
         from httpx_aiohttp import AiohttpTransport
 
         self._httpx = httpx
+        self._asyncio = asyncio
 
         # Errors the transport does not translate into httpx's own (ValueError: e.g.
         # a header value it refuses, as in SyncHttp).
@@ -333,17 +335,18 @@ class AsyncHttp:
             self._log.request("GET", _with_query(url, params), headers, endpoint)
             started = time.monotonic()
             try:
-                async with self._client.stream("GET", url, params=params, headers=headers) as response:
-                    if response.status_code in _REDIRECT_CODES:
-                        url = _next_hop(response.headers.get("location"), str(response.url), endpoint)
-                        params = None
-                        self._log.note(f"redirected to {url}")
-                        continue
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > MAX_BODY_BYTES:
-                            raise _too_big(endpoint)
+                async with self._asyncio.timeout(TIMEOUT_TOTAL):  # a drip-fed answer ends too
+                    async with self._client.stream("GET", url, params=params, headers=headers) as response:
+                        if response.status_code in _REDIRECT_CODES:
+                            url = _next_hop(response.headers.get("location"), str(response.url), endpoint)
+                            params = None
+                            self._log.note(f"redirected to {url}")
+                            continue
+                        body = bytearray()
+                        async for chunk in response.aiter_bytes():
+                            body += chunk
+                            if len(body) > MAX_BODY_BYTES:
+                                raise _too_big(endpoint)
             except (self._httpx.HTTPError, *self._stray_errors) as exc:
                 raise _network_error(exc, endpoint) from None
             answer = without_key(_answer(response, bytes(body)), endpoint.key)

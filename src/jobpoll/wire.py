@@ -35,11 +35,13 @@ class Connection:
         *,
         connect_timeout: float,
         read_timeout: float,
+        total_timeout: float = 60.0,
         tls: Callable[[], Any],
         proxy: tuple[str, int] | None = None,
     ):
         self.scheme, self.host, self.port = scheme, host, port
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        self.total_timeout = total_timeout
         self._tls, self._proxy = tls, proxy
         self._sock: Any = None
         self._file: Any = None
@@ -81,7 +83,35 @@ class Connection:
             raise ProtocolError(f"the proxy refused to connect to {target} (HTTP {status})")
 
     def get(self, target: str, headers: dict[str, str], max_body: int) -> tuple[int, dict[str, str], bytes]:
-        """Send a GET for `target` (path and query) and read the whole answer."""
+        """Send a GET for `target` (path and query) and read the whole answer, within
+        the total timeout however slowly the bytes come (a watchdog shuts the socket)."""
+        import threading
+
+        expired = threading.Event()
+
+        def abort() -> None:
+            expired.set()
+            sock = self._sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        watchdog = threading.Timer(self.total_timeout, abort)
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            return self._get(target, headers, max_body)
+        except OSError:
+            if expired.is_set():
+                self.close()
+                raise TimeoutError(f"no complete answer within {self.total_timeout:g} s") from None
+            raise
+        finally:
+            watchdog.cancel()
+
+    def _get(self, target: str, headers: dict[str, str], max_body: int) -> tuple[int, dict[str, str], bytes]:
         if self._sock is None:
             self._open()
         default_port = 443 if self.scheme == "https" else 80
