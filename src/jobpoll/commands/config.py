@@ -104,10 +104,11 @@ def path_command(ctx: typer.Context) -> None:
 @config_app.command("set-key")
 def set_key_command(
     ctx: typer.Context,
-    provider: str = typer.Argument(..., help="The provider (see 'jobpoll providers')."),
+    provider: str = typer.Argument(..., metavar="PROVIDER", help="The provider (see 'jobpoll providers')."),
     value: str | None = typer.Option(
         None,
         "--value",
+        metavar="KEY",
         help="The key. Otherwise a hidden prompt at a terminal, or one line of stdin.",
     ),
 ) -> None:
@@ -135,7 +136,7 @@ def set_key_command(
 @config_app.command("unset-key")
 def unset_key_command(
     ctx: typer.Context,
-    provider: str = typer.Argument(..., help="The provider (see 'jobpoll providers')."),
+    provider: str = typer.Argument(..., metavar="PROVIDER", help="The provider (see 'jobpoll providers')."),
 ) -> None:
     """Remove a provider's API key from the config file."""
     from jobpoll.config import config_path, edit_config
@@ -162,8 +163,8 @@ def unset_key_command(
 @config_app.command("set")
 def set_command(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help=f"The setting: {SETTING_NAMES}."),
-    value: str = typer.Argument(..., help="Its value: a provider, an http(s) URL, a DURATION."),
+    name: str = typer.Argument(..., metavar="NAME", help=f"The setting: {SETTING_NAMES}."),
+    value: str = typer.Argument(..., metavar="VALUE", help="Its value: a provider, an http(s) URL, a DURATION."),
 ) -> None:
     """Set default_provider, PROVIDER.base_url or PROVIDER.interval."""
     from jobpoll.config import edit_config
@@ -185,7 +186,7 @@ def set_command(
 @config_app.command("unset")
 def unset_command(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help=f"The setting: {SETTING_NAMES}."),
+    name: str = typer.Argument(..., metavar="NAME", help=f"The setting: {SETTING_NAMES}."),
 ) -> None:
     """Remove a setting from the config file (its default applies again)."""
     from jobpoll.config import config_path, edit_config
@@ -208,7 +209,7 @@ def unset_command(
 @config_app.command("get")
 def get_command(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help=f"The setting: {SETTING_NAMES}."),
+    name: str = typer.Argument(..., metavar="NAME", help=f"The setting: {SETTING_NAMES}."),
 ) -> None:
     """Print a setting's effective value (environment, file or default).
 
