@@ -47,6 +47,7 @@ from jobpoll.retry import backoff_delay
 if TYPE_CHECKING:
     from jobpoll.config import Endpoint
     from jobpoll.http import AsyncHttp
+    from jobpoll.providers.base import ListPolicy
     from jobpoll.refs import JobRef
 
 GROWTH = 1.5
@@ -59,27 +60,6 @@ BATCH_MAX_SPAN = timedelta(days=93)  # json2video refuses longer ranges
 BATCH_MAX_PAGES = 200  # a runaway cursor must not become an endless loop
 FOLLOWUP_MAX_WAIT = 60.0  # a rate-limited follow-up (Reelbot's download) waited out if this short
 MIN_PROGRESS_SPAN = 0.2  # seconds between two progress samples before a rate is trusted
-
-
-@dataclass(frozen=True)
-class ListPolicy:
-    """How a provider's list endpoint can stand in for single lookups."""
-
-    dated: bool  # the list takes a creation-date window (json2video); else newest first, no filter
-    complete: bool  # a listed job carries everything, endings included (else: one single lookup ends it)
-    # States to list one after the other (server-side filter), so a page holds only
-    # unfinished jobs; a member in none of them has ended. Empty: list everything.
-    # Order matters: a job moving from the first to the second between the two
-    # requests is found twice, never missed.
-    active: tuple[str, ...] = ()
-
-
-# Providers whose list answers many jobs at once. A generic Provider hook would be
-# better (proposed in the issue note); until then the engine knows these two.
-BATCHING = {
-    "json2video": ListPolicy(dated=True, complete=True),  # list movies are whole movie objects
-    "muvi": ListPolicy(dated=False, complete=False, active=("queued", "running")),  # no outputs in items
-}
 
 
 class Kind(str, Enum):
@@ -352,7 +332,7 @@ class Poller:
         for w in self._watches:
             self._active += 1
             provider = w.route.endpoint.provider
-            if self.options.batch and provider.name in BATCHING and provider.supports_list:
+            if self.options.batch and provider.list_policy is not None and provider.supports_list:
                 by_route.setdefault(id(w.route), []).append(w)
             else:
                 self._push(now, w)
@@ -360,7 +340,7 @@ class Poller:
             if len(group) < 2:  # one job: a single lookup costs the same and says more
                 self._push(now, group[0])
                 continue
-            policy = BATCHING[group[0].route.endpoint.provider.name]
+            policy = group[0].route.endpoint.provider.list_policy
             batch = _Batch(group[0].route, policy, min(w.base for w in group))
             for w in group:
                 w.batch = w.home = batch

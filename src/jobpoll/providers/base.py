@@ -56,6 +56,20 @@ class RateBudget:
     per_seconds: float
 
 
+@dataclass(frozen=True)
+class ListPolicy:
+    """How a provider's list endpoint can stand in for single lookups while watching
+    many jobs (one request answers up to a page of them)."""
+
+    dated: bool  # the list takes a creation-date window (json2video); else newest first, no filter
+    complete: bool  # a listed job carries everything, endings included (else: one single lookup ends it)
+    # States to list one after the other (server-side filter), so a page holds only
+    # unfinished jobs; a member in none of them has ended. Empty: list everything.
+    # Order matters: a job moving from the first to the second between the two
+    # requests is found twice, never missed.
+    active: tuple[str, ...] = ()
+
+
 @dataclass
 class ListPage:
     jobs: list[Job]
@@ -70,6 +84,7 @@ class Provider:
     auth_prefix: str = ""  # e.g. "Bearer "
     budget: RateBudget | None = None
     supports_list: bool = False  # lists from its API (else: from the local history)
+    list_policy: ListPolicy | None = None  # set when `watch` may batch lookups through the list
 
     # ---- names -------------------------------------------------------------
     @property

@@ -27,7 +27,7 @@ from jobpoll.providers._payload import (
     status_word,
     unexpected_shape,
 )
-from jobpoll.providers.base import Answer, ListPage, Provider, Request
+from jobpoll.providers.base import Answer, ListPage, ListPolicy, Provider, Request
 
 PROJECT_ID = re.compile(r"[A-Za-z0-9]{16}")
 
@@ -70,6 +70,7 @@ class Json2Video(Provider):
     auth_prefix = ""
     budget = None
     supports_list = True
+    list_policy = ListPolicy(dated=True, complete=True)  # list items are whole movie objects
 
     # ---- requests ----------------------------------------------------------
     def check_id(self, job_id: str) -> None:

@@ -29,7 +29,7 @@ from jobpoll.providers._payload import (
     status_word,
     unexpected_shape,
 )
-from jobpoll.providers.base import Answer, ListPage, Provider, Request
+from jobpoll.providers.base import Answer, ListPage, ListPolicy, Provider, Request
 
 STATES = {
     "pending": State.QUEUED,
@@ -70,6 +70,8 @@ class Muvi(Provider):
     auth_prefix = "Bearer "
     budget = None
     supports_list = True
+    # Items carry no outputs: one single lookup ends each job.
+    list_policy = ListPolicy(dated=False, complete=False, active=("queued", "running"))
 
     # ---- requests ----------------------------------------------------------
     def status_request(self, job_id: str) -> Request:
