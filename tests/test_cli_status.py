@@ -278,3 +278,22 @@ def test_closed_pipe_ends_quietly(sim, env, tmp_path):
     cmd = f"'{sys.executable}' -m jobpoll status --json " + " ".join(f"muvi:{i}" for i in ids) + " | head -c 1"
     result = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], env=env, capture_output=True, text=True)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+
+
+def test_pictory_cleaned_job_shows_the_history_ending(sim, env):
+    import time
+
+    job_id = sim.add_job("pictory", queued=0, running=0, outcome="cleaned", retention=1.5)
+    _, [first] = status_json(env, f"pictory:{job_id}")
+    assert first["state"] == "done" and first["url"]
+    time.sleep(1.8)
+    result, [later] = status_json(env, f"pictory:{job_id}", extra=("--exit-status",))
+    assert result.returncode == 0
+    assert (later["state"], later["url"]) == ("done", first["url"])
+    assert "removed this job's data" in result.stderr
+
+
+def test_pictory_cleaned_job_without_history_is_expired(sim, env):
+    job_id = sim.add_job("pictory", queued=0, running=0, outcome="cleaned", retention=0)
+    result, [job] = status_json(env, f"pictory:{job_id}", extra=("--exit-status",))
+    assert result.returncode == 1 and job["state"] == "expired"

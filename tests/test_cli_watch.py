@@ -335,8 +335,11 @@ def test_a_signal_prints_last_known_states_and_exits_130(sim, env, sig):
 
 
 def test_a_signal_before_the_engine_starts_is_still_quiet(sim, env):
+    # A lookup that cannot answer soon: on a loaded box the signal may come late,
+    # and the command must still be running to receive it.
+    job_id = sim.add_job("muvi", queued=0, running=0, faults=[{"kind": "slow", "delay": 30, "times": -1}])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jobpoll", "watch", *FAST, "muvi:job_aaaaaaaaaaaa"],
+        [sys.executable, "-m", "jobpoll", "watch", *FAST, f"muvi:{job_id}"],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     time.sleep(0.05)
@@ -443,3 +446,19 @@ def test_simulate_serves_what_watch_needs_and_stops_on_sigterm(env, tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_watch_shows_the_history_ending_of_a_cleaned_pictory_job(sim, env):
+    import json
+    import time
+
+    from conftest import run_cli
+
+    job_id = sim.add_job("pictory", queued=0, running=0, outcome="cleaned", retention=1.5)
+    assert run_cli("status", f"pictory:{job_id}", env=env).returncode == 0
+    time.sleep(1.8)
+    result = run_cli("watch", "--json", "-i", "0.2", f"pictory:{job_id}", env=env)
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.splitlines()[-1])
+    assert last["state"] == "done" and last["url"]
+    assert "removed this job's data" in result.stderr

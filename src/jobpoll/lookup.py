@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, TypeVar
 
-from jobpoll.errors import JobpollError, RateLimitedError, UnavailableError
+from jobpoll.errors import JobpollError, NotFoundError, RateLimitedError, UnavailableError
 from jobpoll.model import Job, State, parse_time, utcnow
 from jobpoll.retry import backoff_delay
 
@@ -68,6 +68,21 @@ def with_retries(
             if failures > retries:
                 raise
             sleep(backoff_delay(failures))
+
+
+def forgotten_ending(previous: Job | None, job: Job | None, error: JobpollError | None) -> str | None:
+    """Why the history's final state stands for a job the provider has forgotten,
+    or None. Providers clean finished jobs after a while (a 404; Pictory's
+    "cleaned"), but the history still knows how the job ended and its outputs."""
+    if previous is None or not previous.terminal or previous.state is State.EXPIRED:
+        return None
+    if isinstance(error, NotFoundError):
+        reason = "the provider no longer knows this job"
+    elif error is None and job is not None and job.state is State.EXPIRED:
+        reason = f"the provider has removed this job's data (status {job.status!r})"
+    else:
+        return None
+    return f"{reason}; showing its last known state ({previous.state.value}, checked {previous.checked_at})"
 
 
 def lookup(

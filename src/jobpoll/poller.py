@@ -39,7 +39,7 @@ from jobpoll.errors import (
     UnavailableError,
 )
 from jobpoll.exits import ExitCode
-from jobpoll.lookup import reuse_known_output
+from jobpoll.lookup import forgotten_ending, reuse_known_output
 from jobpoll.model import BAD_ENDINGS, Job, State, parse_time, utcnow
 from jobpoll.pacing import Pacer
 from jobpoll.retry import backoff_delay
@@ -470,15 +470,7 @@ class Poller:
                 self._failed(w, exc.for_job(w.ref))
                 return
             except NotFoundError as exc:
-                previous = w.target.previous
-                if previous is not None and previous.terminal:
-                    # Providers clean finished jobs after a while; the history
-                    # still knows how it ended.
-                    self._emit(Update(Kind.WARNING, w.ref, w.job, text=(
-                        f"{w.ref}: the provider no longer knows this job; showing its last "
-                        f"known state ({previous.state.value}, checked {previous.checked_at})")))
-                    self._observe(w, previous, self._clock())
-                else:
+                if not self._forgotten(w, None, exc):
                     self._end(w, exc.for_job(w.ref))
                 return
             except JobpollError as exc:
@@ -490,9 +482,20 @@ class Poller:
                 self._failed(w, UnavailableError(
                     f"unexpected {type(exc).__name__} reading the answer: {exc}", job=w.ref))
                 return
-            self._observe(w, job, self._clock())
+            if not self._forgotten(w, job, None):
+                self._observe(w, job, self._clock())
         finally:
             self._done_sending(route)
+
+    def _forgotten(self, w: _Watch, job: Job | None, error: JobpollError | None) -> bool:
+        """A job the provider has forgotten (404, Pictory's "cleaned") that the
+        history knows as finished: its stored ending stands. Returns True if so."""
+        note = forgotten_ending(w.target.previous, job, error)
+        if note is None:
+            return False
+        self._emit(Update(Kind.WARNING, w.ref, w.job, text=f"{w.ref}: {note}"))
+        self._observe(w, w.target.previous, self._clock())
+        return True
 
     def _followup_limited(self, w: _Watch, job: Job, exc: RateLimitedError) -> bool:
         """Reelbot's download endpoint said 429 (30 calls an hour). A short wait is

@@ -26,7 +26,8 @@ def status_command(
 ) -> None:
     """Ask where jobs stand, once, and exit."""
     from jobpoll.config import require_key, resolve_endpoint
-    from jobpoll.errors import JobpollError, NotFoundError
+    from jobpoll.errors import JobpollError
+    from jobpoll.lookup import forgotten_ending
     from jobpoll.history import open_history
     from jobpoll.model import BAD_ENDINGS, State
     from jobpoll.refs import resolve_refs
@@ -74,10 +75,9 @@ def status_command(
         error = errors.get(ref.ref) or (outcome.error if outcome else None)
         job = outcome.job if outcome else None
         previous = known.get((ref.provider, ref.id))
-        if isinstance(error, NotFoundError) and previous is not None and previous.terminal:
-            # Providers clean finished jobs after a while; the history still knows the ending.
-            app.warn(f"{ref.ref}: the provider no longer knows this job; showing its last known state "
-                     f"({previous.state.value}, checked {previous.checked_at})")
+        forgotten = forgotten_ending(previous, job, error)
+        if forgotten:
+            app.warn(f"{ref.ref}: {forgotten}")
             job, error = previous, None
         if error is not None:
             print(f"jobpoll: error: {error.line()}", file=sys.stderr)
@@ -95,5 +95,5 @@ def status_command(
                 codes.append(ExitCode.UNFINISHED)
     printer.close()
     if history is not None:
-        history.record([o.job for o in outcomes.values() if o.job is not None])
+        history.record(found)
     raise typer.Exit(int(combine(codes)))
