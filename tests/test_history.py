@@ -3,7 +3,6 @@ surviving a broken file, and several processes writing at once."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import stat
 import subprocess
@@ -14,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from jobpoll import history as history_mod
-from jobpoll.history import History, history_path, merge_known, open_history
+from jobpoll.history import history_path, merge_known, open_history
 from jobpoll.model import Job, JobError, Output, State, iso_utc
 
 

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except BrokenPipeError:
         code = _quiet_broken_pipe()
-    except SystemExit as exc:
+    except SystemExit:
         # Typer turns a closed stdout into exit 1 and wraps sys.stdout to hush it.
         if type(sys.stdout).__name__ == "PacifyFlushWrapper":
             code = _quiet_broken_pipe()

@@ -93,20 +93,18 @@ def demo_command(ctx: typer.Context) -> None:
 
 def simulate_command(
     ctx: typer.Context,
-    port: int = typer.Option(8765, "--port", min=0, max=65535, help="Port to listen on (0: any free port)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for random faults and job IDs (reproducible runs)."),
+    port: int = typer.Option(8765, "--port", metavar="PORT", min=0, max=65535, help="Port to listen on (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="HOST", help="Address to listen on."),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="SEED", help="Seed for random faults and job IDs (reproducible runs)."),
     fault_rate: float = typer.Option(
-        0.0, "--fault-rate", min=0.0, max=1.0, help="Share of requests meeting a random transient fault (0..1)."
+        0.0, "--fault-rate", metavar="RATE", min=0.0, max=1.0, help="Share of requests meeting a random transient fault (0..1)."
     ),
 ) -> None:
     """Serve a local imitation of the four providers until Ctrl-C; prints its base URL
     and the environment to point jobpoll at it."""
-    from jobpoll.commands.watch import _sigterm_as_interrupt
     from jobpoll.errors import UsageError
     from jobpoll.simulator import serve
 
-    _sigterm_as_interrupt()  # `kill` (and a test's terminate()) stops it like Ctrl-C: cleanly
     try:
         serve(port, host, seed=seed, fault_rate=fault_rate)
     except OSError as exc:

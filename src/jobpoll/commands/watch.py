@@ -55,7 +55,6 @@ def watch_command(
 ) -> None:
     """Poll jobs until each one finishes (done, failed, cancelled, timeout, expired)."""
     started = _invoked_at()  # -t counts from the command's start, imports included
-    _sigterm_as_interrupt()
     from jobpoll.config import require_key, resolve_endpoint
     from jobpoll.durations import parse_duration
     from jobpoll.errors import JobpollError, UsageError
@@ -80,7 +79,9 @@ def watch_command(
         provider = get_provider(provider).name
     refs = resolve_refs(jobs or [], provider_opt=provider, config=config, stdin=sys.stdin)
 
-    history = _open_history(app)
+    from jobpoll.history import open_history
+
+    history = open_history(app.warn)
     known = history.get_many([(r.provider, r.id) for r in refs]) if history else {}
     endpoints = {name: resolve_endpoint(config, name) for name in {r.provider for r in refs}}
     targets: list[Target] = []
@@ -250,20 +251,6 @@ def _remove_signals(loop, installed: list[int]) -> None:
             pass
 
 
-def _sigterm_as_interrupt() -> None:
-    """Before the engine's own handlers exist (start-up, imports), SIGTERM ends the
-    command like Ctrl-C: one line, exit 130, no traceback."""
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        pass
-
-
 async def _close_quietly(http) -> None:
     try:
         await http.aclose()
@@ -271,9 +258,3 @@ async def _close_quietly(http) -> None:
         pass
 
 
-def _open_history(app):
-    try:
-        from jobpoll.history import open_history
-    except ImportError:  # history lands with the list issue
-        return None
-    return open_history(app.warn)
