@@ -15,9 +15,9 @@ poller.py own the policy). What they guarantee for everyone:
 
 The synchronous client (a small HTTP/1.1 connection on the standard library's
 socket, wire.py) serves `status` and `list`, where start-up time matters more
-than throughput; the asynchronous one
-serves `watch`: httpx over the aiohttp transport, which does about four times the
-requests per CPU second of httpx's native pool (shared/FINDINGS.md).
+than throughput; the asynchronous one serves `watch`: httpx over the aiohttp
+transport, which does about four times the requests per CPU second of httpx's
+native pool (shared/FINDINGS.md).
 """
 
 from __future__ import annotations
@@ -77,9 +77,9 @@ def _spellings(key: str) -> list[str]:
 MIN_SCRUBBED_KEY = 8
 
 
-def redact(text: str, key: str | None) -> str:
+def redact(text: str, key: str | None, *, min_length: int = MIN_SCRUBBED_KEY) -> str:
     """`text` with every spelling of the key replaced by ***."""
-    if key and len(key) >= MIN_SCRUBBED_KEY:
+    if key and len(key) >= min_length:
         for form in _spellings(key):
             text = text.replace(form, "***")
     return text
@@ -113,10 +113,7 @@ class _Logger:
 
     def _redact(self, text: str, secret: str | None) -> str:
         # Any key, however short: a mangled ID in a debug log is better than a key.
-        if secret:
-            for form in _spellings(secret):
-                text = text.replace(form, "***")
-        return text
+        return redact(text, secret, min_length=1)
 
     def request(self, method: str, url: str, headers: dict[str, str], endpoint: "Endpoint") -> None:
         if not self.enabled:
@@ -145,9 +142,9 @@ class _Logger:
             print(f"* {message}", file=self.stream or sys.stderr)
 
 
-def _headers_for(endpoint: "Endpoint", with_key: bool) -> dict[str, str]:
+def _headers_for(endpoint: "Endpoint") -> dict[str, str]:
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-    if with_key and endpoint.key:
+    if endpoint.key:
         headers.update(endpoint.provider.auth_headers(endpoint.key))
     return headers
 
@@ -218,8 +215,8 @@ class SyncHttp:
         from jobpoll.wire import BodyTooLarge
 
         url = _with_query(build_url(endpoint.base_url, request), request.params)
+        headers = _headers_for(endpoint)  # every hop stays on the key's origin (_next_hop)
         for _ in range(MAX_REDIRECTS + 1):
-            headers = _headers_for(endpoint, with_key=True)
             self._log.request("GET", url, headers, endpoint)
             started = time.monotonic()
             try:
@@ -329,17 +326,16 @@ class AsyncHttp:
         await self._client.aclose()
 
     async def get(self, endpoint: "Endpoint", request: Request) -> Answer:
-        url, params = build_url(endpoint.base_url, request), request.params
+        url = _with_query(build_url(endpoint.base_url, request), request.params)
+        headers = _headers_for(endpoint)  # every hop stays on the key's origin (_next_hop)
         for _ in range(MAX_REDIRECTS + 1):
-            headers = _headers_for(endpoint, with_key=True)
-            self._log.request("GET", _with_query(url, params), headers, endpoint)
+            self._log.request("GET", url, headers, endpoint)
             started = time.monotonic()
             try:
                 async with self._asyncio.timeout(TIMEOUT_TOTAL):  # a drip-fed answer ends too
-                    async with self._client.stream("GET", url, params=params, headers=headers) as response:
+                    async with self._client.stream("GET", url, headers=headers) as response:
                         if response.status_code in _REDIRECT_CODES:
-                            url = _next_hop(response.headers.get("location"), str(response.url), endpoint)
-                            params = None
+                            url = _next_hop(response.headers.get("location"), url, endpoint)
                             self._log.note(f"redirected to {url}")
                             continue
                         body = bytearray()
