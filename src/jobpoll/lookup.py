@@ -45,15 +45,13 @@ def reuse_known_output(job: Job, previous: Job | None, now: datetime) -> Job:
 def with_retries(
     attempt: Callable[[], T],
     *,
-    retries: int | None = None,
-    max_rate_wait: float | None = None,
+    retries: int = RETRIES,
+    max_rate_wait: float = MAX_RATE_WAIT,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """`attempt()`, tried again after a transient failure (network, 5xx, unreadable
-    answer) up to `retries` (RETRIES) times with backoff; a 429 is waited out when
-    shorter than `max_rate_wait` (MAX_RATE_WAIT)."""
-    retries = RETRIES if retries is None else retries
-    max_rate_wait = MAX_RATE_WAIT if max_rate_wait is None else max_rate_wait
+    answer) up to `retries` times with backoff; a 429 is waited out when shorter
+    than `max_rate_wait` seconds."""
     failures = 0
     while True:
         try:
