@@ -297,3 +297,29 @@ def test_pictory_cleaned_job_without_history_is_expired(sim, env):
     job_id = sim.add_job("pictory", queued=0, running=0, outcome="cleaned", retention=0)
     result, [job] = status_json(env, f"pictory:{job_id}", extra=("--exit-status",))
     assert result.returncode == 1 and job["state"] == "expired"
+
+
+def test_provider_400_is_a_usage_error_with_its_message(tmp_path):
+    """json2video's quirk: an unknown project answered as 400 with an internal error."""
+    from conftest import clean_env
+    from jobpoll.simulator import Simulator
+
+    with Simulator() as own:
+        own.configure(json2video_unknown_project=400)
+        environment = clean_env(tmp_path)
+        environment.update(JOBPOLL_JSON2VIDEO_BASE_URL=own.base_url, JOBPOLL_JSON2VIDEO_API_KEY=TEST_KEY)
+        result = run_cli("status", "json2video:AAAAAAAAAAAAAAAA", env=environment)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "json2video refused the request: Internal error" in result.stderr
+    assert_clean(result)
+
+
+def test_a_key_stored_with_set_key_is_used_by_status(sim, env):
+    job_id = sim.add_job("muvi", queued=0, running=0)
+    del env["JOBPOLL_MUVI_API_KEY"]
+    stored = run_cli("config", "set-key", "muvi", env=env, input="sk-stored-key-123456\n")
+    assert stored.returncode == 0, stored.stderr
+    result, [job] = status_json(env, f"muvi:{job_id}")
+    assert result.returncode == 0 and job["state"] == "done"
+    sent = [r for r in sim.requests() if r["path"].endswith(job_id)][-1]
+    assert sent["headers"]["authorization"] == "Bearer sk-stored-key-123456"
