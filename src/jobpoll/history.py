@@ -120,7 +120,7 @@ def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     if text == "file is not a database":
         return "the file is not a jobpoll history (not an SQLite database)"
-    if "locked" in text or "busy" in text:
+    if _is_locked(exc):
         return f"{text} (another jobpoll process held it for more than {BUSY_TIMEOUT:.0f}s)"
     return text
 
@@ -164,21 +164,15 @@ def _migrate(conn: "sqlite3.Connection", path: Path) -> None:
         raise _Unusable(f"it was written by a newer jobpoll (schema {version}; this one knows {SCHEMA_VERSION})")
 
     def upgrade() -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Read again under the write lock: another process may have just done it.
-            current = conn.execute("PRAGMA user_version").fetchone()[0]
-            for step in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[step]:
-                    conn.execute(statement)
-            if current < SCHEMA_VERSION:
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
+        # Read again under the write lock: another process may have just done it.
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        for step in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[step]:
+                conn.execute(statement)
+        if current < SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    _retry_locked(upgrade)
+    _transact(conn, upgrade)
 
 
 def _is_locked(exc: BaseException) -> bool:
@@ -202,14 +196,26 @@ def _retry_locked(action: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _rollback(conn: "sqlite3.Connection") -> None:
+def _transact(conn: "sqlite3.Connection", body: Callable[[], T]) -> T:
+    """`body` in one BEGIN IMMEDIATE transaction, rolled back on any failure (so a
+    row is written whole or not at all), tried again while the file is locked."""
     import sqlite3
 
-    try:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass
+    def attempt() -> T:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = body()
+            conn.execute("COMMIT")
+        except BaseException:
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise
+        return result
+
+    return _retry_locked(attempt)
 
 
 def merge_known(fresh: Job, stored: Job | None) -> Job:
@@ -330,17 +336,10 @@ class History:
         now = iso_utc(utcnow())
 
         def write() -> None:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for job in latest.values():
-                    self._upsert(conn, job, now)
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
+            for job in latest.values():
+                self._upsert(self._conn, job, now)
 
-        self._guard("write", lambda: _retry_locked(write), None, count=len(latest))
+        self._guard("write", lambda: _transact(self._conn, write), None, count=len(latest))
 
     @staticmethod
     def _upsert(conn: "sqlite3.Connection", fresh: Job, now: str) -> None:
@@ -379,17 +378,9 @@ class History:
         cutoff = iso_utc(older_than)
 
         def delete() -> int:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                removed = conn.execute("DELETE FROM jobs WHERE checked_at < ?", (cutoff,)).rowcount
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
-            return removed
+            return self._conn.execute("DELETE FROM jobs WHERE checked_at < ?", (cutoff,)).rowcount
 
-        return self._guard("write", lambda: _retry_locked(delete), -1)
+        return self._guard("write", lambda: _transact(self._conn, delete), -1)
 
     def count(self) -> int:
         return self._guard("read", lambda: self._conn.execute("SELECT count(*) FROM jobs").fetchone()[0], 0)
