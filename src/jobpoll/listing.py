@@ -16,7 +16,7 @@ from datetime import datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from jobpoll.errors import Interrupted, JobpollError, UnavailableError, UsageError
-from jobpoll.model import Job, State, iso_utc, parse_time, utcnow
+from jobpoll.model import STATE_NAMES, Job, State, iso_utc, parse_time, utcnow
 
 if TYPE_CHECKING:
     from jobpoll.config import Config, Endpoint
@@ -105,8 +105,7 @@ def parse_state(text: str | None) -> State | None:
     try:
         return State(text.strip().lower())
     except ValueError:
-        names = ", ".join(s.value for s in State)
-        raise UsageError(f"invalid --state {text!r} (states: {names})") from None
+        raise UsageError(f"invalid --state {text!r} (states: {', '.join(STATE_NAMES)})") from None
 
 
 # ---- the query and its answer --------------------------------------------------
@@ -147,12 +146,9 @@ def newest_first(rows: list[Row]) -> list[Row]:
     """Newest first by created_at (history rows without one: when jobpoll first saw
     them); undated rows last. The sort is stable: each source's own order stays
     among equals."""
-    dated = sorted((r for r in rows if _moment(r)), key=_moment, reverse=True)  # type: ignore[arg-type]
-    return dated + [r for r in rows if not _moment(r)]
-
-
-def _moment(row: Row) -> datetime | None:
-    return parse_time(row.when)
+    moments = [parse_time(row.when) for row in rows]
+    dated = sorted(((m, r) for m, r in zip(moments, rows) if m), key=lambda pair: pair[0], reverse=True)
+    return [r for _, r in dated] + [r for m, r in zip(moments, rows) if not m]
 
 
 def list_jobs(
@@ -166,25 +162,24 @@ def list_jobs(
     """Every provider of the query listed; one provider's failure does not stop the
     others. Jobs listed from an API are recorded into the history. `connect` makes
     the HTTP client (only called when some provider is listed from its API)."""
-    from jobpoll.config import resolve_endpoint
+    from jobpoll.config import env_var, require_key, resolve_endpoint
     from jobpoll.providers import get_provider
 
     now = now or utcnow()
     result = ListResult()
     api_endpoints: list["Endpoint"] = []
+    from_history: list[str] = []
     for name in query.providers:
-        provider = get_provider(name)
-        if not provider.supports_list:
+        if not get_provider(name).supports_list:
+            from_history.append(name)
             continue
         endpoint = resolve_endpoint(config, name)
         if not endpoint.key:
             if query.chosen:
-                from jobpoll.config import require_key
-
                 require_key(endpoint)  # raises: -p NAME without a key is exit 3
             result.notes.append(
                 f"{name} skipped: no API key (add one with 'jobpoll config set-key {name}' "
-                f"or set JOBPOLL_{name.upper()}_API_KEY)"
+                f"or set {env_var(name, 'api_key')})"
             )
             continue
         api_endpoints.append(endpoint)
@@ -209,7 +204,6 @@ def list_jobs(
         history.record(listed)
     result.rows.extend(Row(job, API) for job in listed)
 
-    from_history = [n for n in query.providers if not get_provider(n).supports_list]
     if history is not None and from_history:
         dated = history.query_dated(
             provider=from_history, since=query.since, until=query.until,
@@ -264,6 +258,14 @@ def list_from_api(
     return jobs, None
 
 
+def _page_size(query: ListQuery, handed_out: int, *, exact: bool) -> int:
+    """Under --limit, a page asks for no more jobs than are still wanted, when every
+    job the server sends is handed out (`exact`: no filter applied here)."""
+    if query.limit is None or not exact:
+        return PAGE_SIZE
+    return max(1, min(PAGE_SIZE, query.limit - handed_out))
+
+
 def _pages(
     http: "SyncHttp",
     endpoint: "Endpoint",
@@ -304,13 +306,10 @@ def _json2video(http: "SyncHttp", endpoint: "Endpoint", query: ListQuery, now: d
     provider = endpoint.provider
     until = query.until or now
     since = query.since or until - DEFAULT_API_RANGE
-    given = [0]  # jobs handed out so far, for the page size under --limit
-    seen: set[str] = set()
+    seen: set[str] = set()  # the jobs handed out so far
 
     def page_size() -> int:
-        if query.limit is None or query.state is not None:
-            return PAGE_SIZE
-        return max(1, min(PAGE_SIZE, query.limit - given[0]))
+        return _page_size(query, len(seen), exact=query.state is None)
 
     for start, end in reversed(provider.list_windows(since, until)):  # type: ignore[attr-defined]
         try:
@@ -321,7 +320,6 @@ def _json2video(http: "SyncHttp", endpoint: "Endpoint", query: ListQuery, now: d
                     if job.id in seen or (query.state is not None and job.state is not query.state):
                         continue
                     seen.add(job.id)
-                    given[0] += 1
                     yield job
         except UsageError as exc:
             raise _explain_json2video(exc, start, end) from None
@@ -350,14 +348,11 @@ def _muvi(http: "SyncHttp", endpoint: "Endpoint", query: ListQuery, now: datetim
 
     server_state = query.state if query.state in FILTERS else None
     exact = query.since is None and query.until is None and query.state is server_state
-    given = [0]
+    seen: set[str] = set()  # the jobs handed out so far
 
     def page_size() -> int:
-        if query.limit is None or not exact:
-            return PAGE_SIZE
-        return max(1, min(PAGE_SIZE, query.limit - given[0]))
+        return _page_size(query, len(seen), exact=exact)
 
-    seen: set[str] = set()
     for jobs in _pages(http, endpoint, since=None, until=None, state=server_state,
                        page_size=page_size, cancel=query.cancel):
         past_since = False
@@ -375,7 +370,6 @@ def _muvi(http: "SyncHttp", endpoint: "Endpoint", query: ListQuery, now: datetim
             if job.id in seen:
                 continue
             seen.add(job.id)
-            given[0] += 1
             yield job
         if past_since:
             return
