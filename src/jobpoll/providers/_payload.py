@@ -136,10 +136,7 @@ def read_body(provider: "Provider", answer: "Answer") -> Any:
     error answer that is not JSON gives None, because a 401 or 502 with an HTML page
     is still a 401 or 502 and must be reported as such."""
     if is_success(answer.status_code):
-        try:
-            return provider.load_json(answer)
-        except RecursionError:  # absurdly deep nesting: load_json does not catch it
-            raise unexpected_shape(provider.name, "nested too deeply") from None
+        return provider.load_json(answer)
     try:
         return json.loads(answer.body)
     except (ValueError, UnicodeDecodeError, RecursionError):
