@@ -9,8 +9,9 @@ from typing import List, Optional
 import typer
 
 from jobpoll.context import app_context
+from jobpoll.model import STATE_NAMES
 
-STATE_HELP = "Only jobs in this state: queued, running, done, failed, cancelled, timeout, expired, unknown."
+STATE_HELP = f"Only jobs in this state: {', '.join(STATE_NAMES)}."
 WHEN_HELP = "an ISO date (2026-11-01), a datetime (2026-11-01T09:30:00Z; UTC unless an offset is given) or a span back from now (7d, 12h, 90m, 2w)"
 
 
@@ -79,8 +80,7 @@ def list_command(
     for error in result.errors:
         print(f"jobpoll: error: {error.line()}", file=sys.stderr)
 
-    secrets = [k for k in (config.key(n)[0] for n in names) if k]
-    printer = JobPrinter(mode, field=field, color=app.color, secrets=secrets)
+    printer = JobPrinter(mode, field=field, color=app.color, overview=True)
     for row in result.rows:
         printer.emit(row.job, extra={"source": row.source})
     printer.close()
