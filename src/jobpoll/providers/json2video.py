@@ -195,8 +195,9 @@ class Json2Video(Provider):
         elif state is State.TIMEOUT:
             error = JobError(None, TIMEOUT_MESSAGE)
 
+        url = as_text(movie.get("url"))
         outputs: list[Output] = []
-        add_output(outputs, "video", movie.get("url"))
+        add_output(outputs, "video", url)
         add_output(outputs, "subtitles", movie.get("ass"))  # `false` when there is none
 
         return Job(
@@ -206,10 +207,10 @@ class Json2Video(Provider):
             status=word,
             progress=100.0 if state is State.DONE else as_progress(movie.get("progress")),
             message=message,
-            url=as_text(movie.get("url")),
+            url=url,
             outputs=tuple(outputs),
             error=error,
-            created_at=normalize_time(movie.get("created_at")),
+            created_at=iso_utc(created) if created else None,
             ended_at=normalize_time(movie.get("ended_at")),
             duration=as_duration(movie.get("duration")),
             checked_at=iso_utc(aware(now)),

@@ -238,7 +238,9 @@ class Muvi(Provider):
             url = as_text(item.get("url"))
             if url:
                 kind = item.get("type")
-                kind = kind.lower() if isinstance(kind, str) and kind.lower() in OUTPUT_KINDS else _kind_of(url)
+                kind = kind.lower() if isinstance(kind, str) else None
+                if kind not in OUTPUT_KINDS:
+                    kind = _kind_of(url)
                 add_output(outputs, kind, url)
                 results.append(Output(kind, url))
             add_output(outputs, "thumbnail", item.get("thumbnail"))
@@ -247,8 +249,9 @@ class Muvi(Provider):
         # there is no `outputs` array to read.
         single = as_text(data.get("output"))
         if not results and single:
-            add_output(outputs, _kind_of(single), single)
-            results.append(Output(_kind_of(single), single))
+            kind = _kind_of(single)
+            add_output(outputs, kind, single)
+            results.append(Output(kind, single))
         video = next((o.url for o in results if o.type == "video"), None)
         return outputs, video or (results[0].url if results else None)
 
