@@ -15,7 +15,10 @@ from jobpoll.context import app_context
 from jobpoll.errors import UsageError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from jobpoll.config import Config
+    from jobpoll.context import AppContext
 
 config_app = typer.Typer(
     help="Read and change the config file: API keys, base URLs, intervals.",
@@ -93,6 +96,34 @@ def _env_note(ctx: typer.Context, provider: str, setting: str, what: str) -> Non
         app_context(ctx).warn(f"{variable} is set in the environment and {what}")
 
 
+def _store(app: "AppContext", provider: str | None, setting: str, value: str) -> "Config":
+    """Write one setting under the config lock; the config as saved."""
+    from jobpoll.config import edit_config
+
+    def change(config: Config) -> bool:
+        config.set_value(provider, setting, value)
+        return True
+
+    return edit_config(app.config_path, change, warn=app.warn)
+
+
+def _remove(app: "AppContext", provider: str | None, setting: str) -> tuple[bool, "Path"]:
+    """Remove one setting under the config lock: (whether it was there, the file)."""
+    from jobpoll.config import config_path, edit_config
+
+    path = config_path(app.config_path)
+    removed = False
+    if path.exists():  # nothing to lock, nothing to create, when there is no file
+
+        def change(config: Config) -> bool:
+            nonlocal removed
+            removed = config.remove_value(provider, setting)
+            return removed
+
+        edit_config(path, change, warn=app.warn)
+    return removed, path
+
+
 @config_app.command("path")
 def path_command(ctx: typer.Context) -> None:
     """Print the config file's path."""
@@ -113,7 +144,7 @@ def set_key_command(
     ),
 ) -> None:
     """Store a provider's API key (read from a hidden prompt or stdin)."""
-    from jobpoll.config import check_key, edit_config, mask
+    from jobpoll.config import check_key, mask
 
     app = app_context(ctx)
     name = _provider_name(provider)
@@ -123,12 +154,7 @@ def set_key_command(
             f"no key given for {name}: type it at the prompt, pipe it on stdin, or pass --value KEY"
         )
     key = check_key(raw)
-
-    def change(config: Config) -> bool:
-        config.set_value(name, "api_key", key)
-        return True
-
-    config = edit_config(app.config_path, change, warn=app.warn)
+    config = _store(app, name, "api_key", key)
     _say(ctx, f"saved the {name} key ({mask(key)}) in {config.path}")
     _env_note(ctx, name, "api_key", "takes precedence over the file")
 
@@ -139,20 +165,8 @@ def unset_key_command(
     provider: str = typer.Argument(..., metavar="PROVIDER", help="The provider (see 'jobpoll providers')."),
 ) -> None:
     """Remove a provider's API key from the config file."""
-    from jobpoll.config import config_path, edit_config
-
-    app = app_context(ctx)
     name = _provider_name(provider)
-    path = config_path(app.config_path)
-    removed = False
-    if path.exists():  # nothing to lock, nothing to create, when there is no file
-
-        def change(config: Config) -> bool:
-            nonlocal removed
-            removed = config.remove_value(name, "api_key")
-            return removed
-
-        edit_config(path, change, warn=app.warn)
+    removed, path = _remove(app_context(ctx), name, "api_key")
     if removed:
         _say(ctx, f"removed the {name} key from {path}")
     else:
@@ -167,17 +181,9 @@ def set_command(
     value: str = typer.Argument(..., metavar="VALUE", help="Its value: a provider, an http(s) URL, a DURATION."),
 ) -> None:
     """Set default_provider, PROVIDER.base_url or PROVIDER.interval."""
-    from jobpoll.config import edit_config
-
-    app = app_context(ctx)
     provider, setting = _setting(name)
     checked = _checked_value(provider, setting, value)
-
-    def change(config: Config) -> bool:
-        config.set_value(provider, setting, checked)
-        return True
-
-    config = edit_config(app.config_path, change, warn=app.warn)
+    config = _store(app_context(ctx), provider, setting, checked)
     _say(ctx, f"set {name} = {checked} in {config.path}")
     if setting == "base_url":
         _env_note(ctx, provider, "base_url", "takes precedence over the file")
@@ -189,20 +195,8 @@ def unset_command(
     name: str = typer.Argument(..., metavar="NAME", help=f"The setting: {SETTING_NAMES}."),
 ) -> None:
     """Remove a setting from the config file (its default applies again)."""
-    from jobpoll.config import config_path, edit_config
-
-    app = app_context(ctx)
     provider, setting = _setting(name)
-    path = config_path(app.config_path)
-    removed = False
-    if path.exists():
-
-        def change(config: Config) -> bool:
-            nonlocal removed
-            removed = config.remove_value(provider, setting)
-            return removed
-
-        edit_config(path, change, warn=app.warn)
+    removed, path = _remove(app_context(ctx), provider, setting)
     _say(ctx, f"removed {name} from {path}" if removed else f"{name} is not set in {path}")
 
 
