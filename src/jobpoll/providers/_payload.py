@@ -13,10 +13,10 @@ import json
 import math
 import re
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from jobpoll.errors import AuthError, UnavailableError
-from jobpoll.model import Output, State
+from jobpoll.errors import AuthError, JobpollError, UnavailableError
+from jobpoll.model import Job, Output, State
 
 if TYPE_CHECKING:
     from jobpoll.providers.base import Answer, Provider
@@ -107,6 +107,33 @@ def add_output(outputs: list[Output], kind: str, url: Any) -> None:
     text = as_text(url)
     if text and all(o.url != text or o.type != kind for o in outputs):
         outputs.append(Output(kind, text))
+
+
+def list_jobs(
+    items: list[Any], id_key: str, make_job: Callable[[str, dict[str, Any]], Job]
+) -> list[Job]:
+    """The jobs of one listing page, each item made a Job by `make_job(id, item)`.
+
+    A listing is an overview: an item that is no job (no ID under `id_key`, no
+    status word) is left out rather than failing the whole page.
+    """
+    jobs = []
+    for item in items:
+        item = as_dict(item)
+        job_id = as_text(item.get(id_key)) if item else None
+        if job_id is None:
+            continue
+        try:
+            jobs.append(make_job(job_id, item))
+        except JobpollError:
+            continue
+    return jobs
+
+
+def next_cursor(cursor: Any, has_more: Any) -> str | None:
+    """The cursor of the next listing page: an explicit false "has more" has the
+    last word; a page that leaves it out but gives a cursor still has more."""
+    return None if has_more is False else as_text(cursor)
 
 
 def aware(moment: datetime) -> datetime:

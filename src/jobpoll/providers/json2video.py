@@ -22,7 +22,9 @@ from jobpoll.providers._payload import (
     auth_error,
     aware,
     is_success,
+    list_jobs,
     map_state,
+    next_cursor,
     read_body,
     status_word,
     unexpected_shape,
@@ -146,16 +148,8 @@ class Json2Video(Provider):
         movies = [] if body["movies"] is None else body["movies"]
         if not isinstance(movies, list):
             raise unexpected_shape(self.name, "'movies' is not a list")
-        jobs = []
-        for item in movies:
-            job = self._list_item(item, now)
-            if job is not None:
-                jobs.append(job)
-        # next_token is the cursor; has_next, where sent, has the last word.
-        cursor = as_text(body.get("next_token"))
-        if body.get("has_next") is False:
-            cursor = None
-        return ListPage(jobs, cursor)
+        jobs = list_jobs(movies, "project", lambda project, movie: self._movie_job(project, movie, now))
+        return ListPage(jobs, next_cursor(body.get("next_token"), body.get("has_next")))
 
     # ---- internals ---------------------------------------------------------
     def _read(self, answer: Answer) -> dict[str, Any]:
@@ -166,18 +160,6 @@ class Json2Video(Provider):
         if not isinstance(body, dict):
             raise unexpected_shape(self.name, "not a JSON object")
         return body
-
-    def _list_item(self, item: Any, now: datetime) -> Job | None:
-        # A listing is an overview: an item that is no movie (no project ID, no
-        # status word) is left out rather than failing the whole page.
-        movie = as_dict(item)
-        project = as_text(movie.get("project")) if movie else None
-        if movie is None or project is None:
-            return None
-        try:
-            return self._movie_job(project, movie, now)
-        except JobpollError:
-            return None
 
     def _movie_job(self, job_id: str, movie: dict[str, Any], now: datetime) -> Job:
         word = status_word(self.name, movie)

@@ -24,7 +24,9 @@ from jobpoll.providers._payload import (
     auth_error,
     aware,
     is_success,
+    list_jobs,
     map_state,
+    next_cursor,
     read_body,
     status_word,
     unexpected_shape,
@@ -108,17 +110,12 @@ class Muvi(Provider):
             raise unexpected_shape(self.name, "no 'jobs' in the list answer")
         if not isinstance(data["jobs"], (list, type(None))):
             raise unexpected_shape(self.name, "'jobs' is not a list")
-        jobs = []
-        for item in as_list(data["jobs"]):
-            job = self._list_item(item, now)
-            if job is not None:
-                jobs.append(job)
-        # Follow nextCursor while hasMore (muvi-list.txt); a page that leaves out
-        # hasMore but gives a cursor still has more.
-        cursor = as_text(data.get("nextCursor"))
-        if data.get("hasMore") is False:
-            cursor = None
-        return ListPage(jobs, cursor)
+        jobs = list_jobs(
+            as_list(data["jobs"]), "jobId",
+            lambda job_id, item: self._job(job_id, item, now, with_outputs=False),
+        )
+        # Follow nextCursor while hasMore (muvi-list.txt).
+        return ListPage(jobs, next_cursor(data.get("nextCursor"), data.get("hasMore")))
 
     # ---- internals ---------------------------------------------------------
     def _filter_word(self, state: str) -> str:
@@ -177,18 +174,6 @@ class Muvi(Provider):
         if is_success(answer.status_code):
             return unexpected_shape(self.name, detail)
         return self.generic_error(answer, message=detail)
-
-    def _list_item(self, item: Any, now: datetime) -> Job | None:
-        # A listing is an overview: an item without a job ID or status word is left
-        # out rather than failing the whole page.
-        item = as_dict(item)
-        job_id = as_text(item.get("jobId")) if item else None
-        if item is None or job_id is None:
-            return None
-        try:
-            return self._job(job_id, item, now, with_outputs=False)
-        except JobpollError:
-            return None
 
     def _job(self, job_id: str, data: dict[str, Any], now: datetime, *, with_outputs: bool) -> Job:
         word = status_word(self.name, data)
