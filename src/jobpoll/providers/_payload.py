@@ -105,7 +105,7 @@ def map_state(word: str, table: dict[str, State]) -> State:
 def add_output(outputs: list[Output], kind: str, url: Any) -> None:
     """Append an output if `url` is a usable string and not already listed."""
     text = as_text(url)
-    if text and all(o.url != text or o.type != kind for o in outputs):
+    if text and Output(kind, text) not in outputs:
         outputs.append(Output(kind, text))
 
 
