@@ -19,20 +19,20 @@ def providers_command(
     """List the providers: base URL, whether a key is set (env/file), polling interval."""
     import json
 
-    from jobpoll.config import load_config, resolve_endpoint
+    from jobpoll.config import format_interval, resolve_endpoint
     from jobpoll.providers import NAMES
+    from jobpoll.render import Mode, choose_mode
 
     app = app_context(ctx)
-    config = load_config(app.config_path, warn=app.warn)
+    config = app.config()
     rows = [resolve_endpoint(config, name).summary() for name in NAMES]
-    if json_:
+    mode = choose_mode(json_=json_, field=None)
+    if mode is Mode.JSON:
         for row in rows:
             typer.echo(json.dumps(row))
-    elif sys.stdout.isatty():
+    elif mode is Mode.TABLE:
         _print_table(app, rows)
     else:
-        from jobpoll.config import format_interval
-
         typer.echo("\t".join(PLAIN_COLUMNS))
         for row in rows:
             cells = dict(row, key_source=row["key_source"] or "none",
@@ -41,11 +41,11 @@ def providers_command(
 
 
 def _print_table(app: AppContext, rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     from jobpoll.config import env_var, format_interval
+    from jobpoll.render import make_console
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     for title in ("Provider", "Base URL", "Key", "Interval"):
@@ -60,4 +60,4 @@ def _print_table(app: AppContext, rows: list[dict[str, Any]]) -> None:
             "file": "file",
         }.get(row["key_source"], "[dim]none[/dim]")
         table.add_row(name, base, key, format_interval(row["interval"]))
-    Console(no_color=not app.color, highlight=False).print(table)
+    make_console(sys.stdout, color=app.color).print(table)
