@@ -209,11 +209,10 @@ def get_command(
 
     An unset default_provider prints an empty line.
     """
-    from jobpoll.config import format_interval, load_config, resolve_endpoint
+    from jobpoll.config import format_interval, resolve_endpoint
 
-    app = app_context(ctx)
     provider, setting = _setting(name)
-    config = load_config(app.config_path, warn=app.warn)
+    config = app_context(ctx).config()
     if provider is None:
         typer.echo(config.default_provider or "")
         return
@@ -280,10 +279,7 @@ def show_command(
     """Every setting and where it comes from; keys masked."""
     import json
 
-    from jobpoll.config import load_config
-
-    app = app_context(ctx)
-    doc = settings_document(load_config(app.config_path, warn=app.warn))
+    doc = settings_document(app_context(ctx).config())
     if json_:
         typer.echo(json.dumps(doc))
     else:
