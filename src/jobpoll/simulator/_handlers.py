@@ -10,7 +10,7 @@ import random
 import re
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -64,6 +64,16 @@ class ProviderHandlers(FaultAnswers):
             return None
         return job
 
+    async def _status_answer(self, request: web.Request, job: SimJob, main: bool,
+                             fault: dict | None, payload: Callable[[SimJob, str, float], Any],
+                             headers: dict | None = None) -> web.StreamResponse:
+        """A known job's status answer, `payload(job, phase, frac)`; the job's own
+        faults win over the random one."""
+        if main:
+            fault = self._job_fault(job, "status", request) or fault
+        return await self._answer(request, job.provider, 200, payload(job, *job.phase()),
+                                  headers, fault=fault, job_id=job.id)
+
     # ------------------------------------------------------------------ json2video
 
     async def _json2video(self, request: web.Request, main: bool) -> web.StreamResponse:
@@ -95,11 +105,7 @@ class ProviderHandlers(FaultAnswers):
                                           fault=fault, job_id=project)
             return await self._answer(request, "json2video", 200, P.j2v_unknown(project),
                                       fault=fault, job_id=project)
-        if main:
-            fault = self._job_fault(job, "status", request) or fault
-        phase, frac = job.phase()
-        return await self._answer(request, "json2video", 200, P.j2v_single(job, phase, frac),
-                                  fault=fault, job_id=project)
+        return await self._status_answer(request, job, main, fault, P.j2v_single)
 
     def _j2v_list(self, q: Any, key: str | None) -> tuple[int, Any]:
         token = q.get("next_token") or None
@@ -187,11 +193,7 @@ class ProviderHandlers(FaultAnswers):
         if job is None:
             return await self._answer(request, "pictory", 404, P.pictory_not_found(job_id),
                                       fault=fault, job_id=job_id)
-        if main:
-            fault = self._job_fault(job, "status", request) or fault
-        phase, frac = job.phase()
-        return await self._answer(request, "pictory", 200, P.pictory_payload(job, phase, frac),
-                                  fault=fault, job_id=job_id)
+        return await self._status_answer(request, job, main, fault, P.pictory_payload)
 
     # ------------------------------------------------------------------ muvi
 
@@ -226,13 +228,9 @@ class ProviderHandlers(FaultAnswers):
         if job is None:
             st, body = P.not_found("muvi", job_id)
             return await self._answer(request, "muvi", st, body, fault=fault, job_id=job_id)
-        if main:
-            fault = self._job_fault(job, "status", request) or fault
-        phase, frac = job.phase()
-        payload: Any = P.muvi_job(job, phase, frac)
-        if job.variant.get("wrapped") or self._settings["muvi_wrapped"]:
-            payload = P.muvi_wrap(payload)
-        return await self._answer(request, "muvi", 200, payload, fault=fault, job_id=job_id)
+        wrapped = job.variant.get("wrapped") or self._settings["muvi_wrapped"]
+        return await self._status_answer(request, job, main, fault,
+                                         P.muvi_wrapped_job if wrapped else P.muvi_job)
 
     async def _muvi_list(self, request: web.Request, main: bool) -> web.StreamResponse:
         fault = self._random_fault(main)
@@ -329,11 +327,7 @@ class ProviderHandlers(FaultAnswers):
         if job is None:
             return await self._answer(request, "reelbot", 404, dict(P.REELBOT_NOT_FOUND), headers,
                                       fault=fault, job_id=job_id)
-        if main:
-            fault = self._job_fault(job, "status", request) or fault
-        phase, frac = job.phase()
-        return await self._answer(request, "reelbot", 200, P.reelbot_payload(job, phase, frac),
-                                  headers, fault=fault, job_id=job_id)
+        return await self._status_answer(request, job, main, fault, P.reelbot_payload, headers)
 
     async def _reelbot_download(self, request: web.Request, main: bool) -> web.StreamResponse:
         fault = self._random_fault(main)

@@ -259,6 +259,10 @@ def muvi_job(job: SimJob, phase: str, frac: float) -> dict[str, Any]:
     }
 
 
+def muvi_wrapped_job(job: SimJob, phase: str, frac: float) -> dict[str, Any]:
+    return muvi_wrap(muvi_job(job, phase, frac))
+
+
 def muvi_list_item(job: SimJob, phase: str, frac: float) -> dict[str, Any]:
     ended = job.wall(job.end) if phase in (DONE, FAILED, CANCELLED) else None
     return {
