@@ -39,8 +39,11 @@ def default_config_path() -> Path:
     return Path(user_config_dir("jobpoll")) / "config.toml"
 
 
-def config_path(override: str | None) -> Path:
-    """--config, else JOBPOLL_CONFIG, else the platform's config directory."""
+def config_path(override: str | Path | None) -> Path:
+    """--config, else JOBPOLL_CONFIG, else the platform's config directory. A Path
+    is taken as already located (e.g. by a caller that checked it exists)."""
+    if isinstance(override, Path):
+        return override
     chosen = override or os.environ.get(ENV_CONFIG) or None
     if chosen is None:
         return default_config_path()
@@ -135,7 +138,7 @@ def load_config(
     type are ConfigErrors too; mutating commands load without it so that
     `config set` can repair a bad value (a file that is not TOML still stops them).
     """
-    path = override if isinstance(override, Path) else config_path(override)
+    path = config_path(override)
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
@@ -492,7 +495,7 @@ def edit_config(
     """Load, change, save under the lock. `change` edits `config.data` in place and
     returns whether there is anything to write. A malformed file raises before
     `change` runs, so it is left untouched."""
-    path = override if isinstance(override, Path) else config_path(override)
+    path = config_path(override)
     held: list[str] = []
     with locked(path):
         config = load_config(path, warn=held.append, validate=False)
