@@ -35,6 +35,13 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
+def _unlist(order: list[tuple[float, str]], job: SimJob) -> None:
+    """Take the job out of its provider's creation order (sorted (created, id))."""
+    i = bisect.bisect_left(order, (job.created, job.id))
+    if i < len(order) and order[i] == (job.created, job.id):
+        del order[i]
+
+
 class Simulator(ProviderHandlers):
     """A local imitation of the json2video, Pictory, Muvi and Reelbot APIs.
 
@@ -179,9 +186,7 @@ class Simulator(ProviderHandlers):
                 jobs, order = self._jobs[job.provider], self._order[job.provider]
                 old = jobs.get(job.id)
                 if old is not None:
-                    i = bisect.bisect_left(order, (old.created, old.id))
-                    if i < len(order) and order[i] == (old.created, old.id):
-                        del order[i]
+                    _unlist(order, old)
                 jobs[job.id] = job
                 bisect.insort(order, (job.created, job.id))
             return [job.id for job in made]
@@ -191,10 +196,7 @@ class Simulator(ProviderHandlers):
             job = self._jobs.get(provider, {}).pop(job_id, None)
             if job is None:
                 return False
-            order = self._order[provider]
-            i = bisect.bisect_left(order, (job.created, job.id))
-            if i < len(order) and order[i] == (job.created, job.id):
-                del order[i]
+            _unlist(self._order[provider], job)
             return True
 
     def phase(self, provider: str, job_id: str) -> str:
