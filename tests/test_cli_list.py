@@ -75,6 +75,20 @@ def parse(ts: str) -> datetime:
     return datetime.fromisoformat(ts.replace("Z", "+00:00"))
 
 
+def run_at_once(env, *commands: list[str]) -> None:
+    """Every command (`jobpoll ARGS`) started at once; each must succeed without a
+    word about the history (no lock it gave up on, no row it failed to write)."""
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "jobpoll", *args],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for args in commands
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert "history" not in err
+
+
 # ---- json2video from its API -------------------------------------------------------
 
 
@@ -377,15 +391,11 @@ def test_prune_on_an_unusable_history_is_an_error(lenv, tmp_path):
 def test_two_status_runs_at_once_lose_no_row(lsim, lenv, key, tmp_path):
     first = add(lsim, "muvi", key, 120)
     second = add(lsim, "json2video", key, 120)
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "jobpoll", "status", "--json", *(f"{p}:{i}" for i in ids)],
-                         env=lenv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for p, ids in (("muvi", first), ("json2video", second))
-    ]
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-        assert "history" not in err
+    run_at_once(
+        lenv,
+        ["status", "--json", *(f"muvi:{i}" for i in first)],
+        ["status", "--json", *(f"json2video:{i}" for i in second)],
+    )
     from jobpoll.history import open_history
 
     hist = open_history(print, tmp_path / "state" / "history.sqlite3")
@@ -419,15 +429,11 @@ def test_two_watch_processes_lose_no_row(lsim, lenv, key, tmp_path):
         pytest.skip("`jobpoll watch` has not landed yet (issue: watch); the concurrent writers are tested once it has")
     first = add(lsim, "muvi", key, 100, running=1, queued=0)
     second = add(lsim, "json2video", key, 100, running=1, queued=0)
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "jobpoll", "watch", "--json", "-i", "0.2", *(f"{p}:{i}" for i in ids)],
-                         env=lenv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for p, ids in (("muvi", first), ("json2video", second))
-    ]
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-        assert "history" not in err
+    run_at_once(
+        lenv,
+        ["watch", "--json", "-i", "0.2", *(f"muvi:{i}" for i in first)],
+        ["watch", "--json", "-i", "0.2", *(f"json2video:{i}" for i in second)],
+    )
     from jobpoll.history import open_history
 
     hist = open_history(print, tmp_path / "state" / "history.sqlite3")
