@@ -155,40 +155,68 @@ def make_console(stream: TextIO, *, color: bool):
     return Console(file=stream, no_color=not color, highlight=False, soft_wrap=False)
 
 
-def jobs_table(rows: list[tuple[Job, dict[str, Any] | None]], *, title: str | None = None):
-    """A rich Table of jobs; every cell a Text, so provider text is never parsed as markup."""
+def jobs_table(rows: list[tuple[Job, dict[str, Any] | None]], *, width: int, overview: bool = True):
+    """A rich Table of jobs `width` columns wide; every cell a Text, so provider text
+    is never parsed as markup. The overview (a listing) is one line per job with
+    URLs cut short (`--field url` has them whole); otherwise the last column holds
+    errors and messages, folded, and print_jobs prints the URLs whole after it.
+    Widths are computed here, not by rich, which drops whole columns when a
+    no-wrap cell is wider than the terminal."""
     from rich.table import Table
     from rich.text import Text
 
     with_source = any(extra and "source" in extra for _, extra in rows)
-    table = Table(title=title, header_style="bold", box=None, pad_edge=False)
-    table.add_column("JOB", no_wrap=True)
-    table.add_column("STATE", no_wrap=True)
-    table.add_column("PROGRESS", justify="right", no_wrap=True)
-    table.add_column("CREATED", no_wrap=True)
-    table.add_column("URL / ERROR / MESSAGE", overflow="fold")
+    columns: list[tuple[str, list[Text], str]] = [
+        ("JOB", [Text(safe_text(job.ref)) for job, _ in rows], "left"),
+        ("STATE", [Text(job.state.value, style=STATE_STYLE.get(job.state, "")) for job, _ in rows], "left"),
+        ("PROGRESS", [Text(progress_text(job)) for job, _ in rows], "right"),
+    ]
+    if overview:
+        columns.append(("CREATED", [Text((job.created_at or "")[:16].replace("T", " ")) for job, _ in rows], "left"))
     if with_source:
-        table.add_column("SOURCE", no_wrap=True)
-    for job, extra in rows:
-        cells = [
-            Text(safe_text(job.ref)),
-            Text(job.state.value, style=STATE_STYLE.get(job.state, "")),
-            Text(progress_text(job)),
-            Text((job.created_at or "")[:19].replace("T", " ")),
-            Text(summary_text(job), style="red" if job.error else ""),
-        ]
-        if with_source:
-            cells.append(Text(str((extra or {}).get("source", ""))))
-        table.add_row(*cells)
+        columns.append(("SOURCE", [Text(str((extra or {}).get("source", ""))) for _, extra in rows], "left"))
+    last_header = "URL / ERROR / MESSAGE" if overview else "ERROR / MESSAGE"
+    last = [Text(summary_text(job) if overview or job.error or not job.url else safe_text(job.message or ""),
+                 style="red" if job.error else "") for job, _ in rows]
+
+    widths = [max([len(header), *(cell.cell_len for cell in cells)]) for header, cells, _ in columns]
+    spare = width - sum(widths) - 2 * len(columns)  # one space either side of each gap
+    if spare < 20:  # long job references give way first, down to 16 characters
+        widths[0] = max(16, widths[0] - (20 - spare))
+        spare = width - sum(widths) - 2 * len(columns)
+
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    for (header, _, justify), column_width in zip(columns, widths):
+        table.add_column(header, width=column_width, no_wrap=True, overflow="ellipsis", justify=justify)
+    table.add_column(last_header, width=max(10, spare), no_wrap=overview,
+                     overflow="ellipsis" if overview else "fold")
+    for i in range(len(rows)):
+        table.add_row(*(cells[i] for _, cells, _ in columns), last[i])
     return table
+
+
+def print_jobs(console: Any, rows: list[tuple[Job, dict[str, Any] | None]]) -> None:
+    """The jobs table, then each output URL whole on a line of its own: a URL folded
+    inside a table cell cannot be copied or clicked."""
+    from rich.text import Text
+
+    console.print(jobs_table(rows, width=console.width, overview=False))
+    with_url = [job for job, _ in rows if job.url and not job.error]
+    if with_url:
+        console.print()
+        width = max(len(job.ref) for job in with_url)
+        for job in with_url:
+            console.print(Text(f"{safe_text(job.ref):<{width}}  {safe_text(job.url)}"), soft_wrap=True)
 
 
 class JobPrinter:
     """Prints finished results for status and list in the chosen mode."""
 
     def __init__(self, mode: Mode, *, field: str | None = None, raw: bool = False,
-                 secrets: Iterable[str] = (), color: bool = True, stream: TextIO | None = None):
+                 secrets: Iterable[str] = (), color: bool = True, stream: TextIO | None = None,
+                 overview: bool = False):
         self.mode, self.field, self.raw = mode, field, raw
+        self.overview = overview  # a listing: one line per job, URLs cut
         self.secrets = list(secrets)
         self.color = color
         self.stream = stream or sys.stdout
@@ -209,5 +237,9 @@ class JobPrinter:
 
     def close(self) -> None:
         if self.mode is Mode.TABLE and self._rows:
-            make_console(self.stream, color=self.color).print(jobs_table(self._rows))
+            console = make_console(self.stream, color=self.color)
+            if self.overview:
+                console.print(jobs_table(self._rows, width=console.width))
+            else:
+                print_jobs(console, self._rows)
         self.stream.flush()

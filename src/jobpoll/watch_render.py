@@ -215,11 +215,11 @@ class _Live:
         self._live.stop()
 
     def summary(self, results: list[JobResult]) -> None:
-        from jobpoll.render import jobs_table
+        from jobpoll.render import print_jobs
 
         rows = [(r.job, None) for r in results if r.job is not None]
         if rows:
-            self.console.print(jobs_table(rows))
+            print_jobs(self.console, rows)
 
 
 def _clock_time(epoch: float) -> str:
