@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -63,7 +64,7 @@ def test_default_path_is_the_user_state_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     from platformdirs import user_state_dir
 
-    assert history_path() == __import__("pathlib").Path(user_state_dir("jobpoll")) / "history.sqlite3"
+    assert history_path() == Path(user_state_dir("jobpoll")) / "history.sqlite3"
 
 
 def test_created_private(path, warnings):
