@@ -9,13 +9,12 @@ import math
 import socket
 import struct
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import web
 
 from . import _providers as P
-from ._jobs import http_date, iso_ms
+from ._jobs import http_date, iso_epoch, iso_ms
 
 JSON = "application/json"
 REDIRECT_MARKER = "_sim_redirected"
@@ -46,13 +45,7 @@ def _parse_when(value: Any, now: float) -> float:
     """A fault's reset_at: seconds from now (number) or an ISO-8601 string."""
     if isinstance(value, (int, float)):
         return now + float(value)
-    text = str(value)
-    if text.endswith(("z", "Z")):
-        text = text[:-1] + "+00:00"
-    moment = datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    return iso_epoch(str(value))
 
 
 def _status_dict(obj: Any) -> dict | None:

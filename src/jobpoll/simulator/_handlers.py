@@ -16,7 +16,7 @@ from aiohttp import web
 
 from . import _providers as P
 from ._faults import FaultAnswers, _dumps
-from ._jobs import DONE, FAILED, GENERIC_ID, J2V_ID, SimJob, iso_ms
+from ._jobs import DONE, FAILED, GENERIC_ID, J2V_ID, SimJob, iso_epoch, iso_ms
 
 MAX_J2V_RANGE = 93 * 86400.0
 _FAKE_MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 1000
@@ -45,14 +45,9 @@ def _parse_date(text: str, *, end: bool) -> float | None:
             if end:
                 return (day + timedelta(days=1)).timestamp() - 0.001
             return day.timestamp()
-        if text.endswith(("z", "Z")):
-            text = text[:-1] + "+00:00"
-        moment = datetime.fromisoformat(text)
+        return iso_epoch(text)
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
 
 
 class ProviderHandlers(FaultAnswers):

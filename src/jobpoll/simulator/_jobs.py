@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 PROVIDERS = ("json2video", "pictory", "muvi", "reelbot")
@@ -74,6 +75,16 @@ def iso_s(ts: float) -> str:
 
 def http_date(ts: float) -> str:
     return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(ts))
+
+
+def iso_epoch(text: str) -> float:
+    """Epoch seconds of an ISO-8601 datetime (naive means UTC); ValueError if unreadable."""
+    if text.endswith(("z", "Z")):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
 
 
 # --------------------------------------------------------------------------- ids
