@@ -229,10 +229,14 @@ def muvi_progress(job: SimJob, phase: str, frac: float) -> int:
     return 0
 
 
+def muvi_completed_at(job: SimJob, phase: str) -> str | None:
+    """When the job ended (completed, failed or cancelled); null while it has not."""
+    return iso_s(job.wall(job.end)) if phase in (DONE, FAILED, CANCELLED) else None
+
+
 def muvi_job(job: SimJob, phase: str, frac: float) -> dict[str, Any]:
     v = job.variant
     status = MUVI_STATUS[phase]
-    ended = job.wall(job.end) if phase in (DONE, FAILED, CANCELLED) else None
     output = outputs = error = None
     if phase == DONE:
         kind = v.get("output_type", "video")
@@ -255,7 +259,7 @@ def muvi_job(job: SimJob, phase: str, frac: float) -> dict[str, Any]:
         "outputs": outputs,
         "error": error,
         "createdAt": iso_s(job.created),
-        "completedAt": iso_s(ended) if ended is not None else None,
+        "completedAt": muvi_completed_at(job, phase),
     }
 
 
@@ -264,14 +268,13 @@ def muvi_wrapped_job(job: SimJob, phase: str, frac: float) -> dict[str, Any]:
 
 
 def muvi_list_item(job: SimJob, phase: str, frac: float) -> dict[str, Any]:
-    ended = job.wall(job.end) if phase in (DONE, FAILED, CANCELLED) else None
     return {
         "jobId": job.id,
         "status": MUVI_STATUS[phase],
         "progress": muvi_progress(job, phase, frac),
         "model": job.variant.get("model", MUVI_MODEL),
         "createdAt": iso_s(job.created),
-        "completedAt": iso_s(ended) if ended is not None else None,
+        "completedAt": muvi_completed_at(job, phase),
     }
 
 
