@@ -90,7 +90,7 @@ class Reelbot(Provider):
     def apply_followup(self, job: Job, answer: Answer, now: datetime) -> Job:
         """The job with the download link from `GET /api/v1/video/download/ID`."""
         try:
-            body = self._read(answer, allow=NO_LINK_CODES)
+            body = self._read(answer, download=True)
         except _NoLink:
             return job
         except JobpollError as err:
@@ -106,17 +106,17 @@ class Reelbot(Provider):
         )
 
     # ---- internals ---------------------------------------------------------
-    def _read(self, answer: Answer, allow: frozenset[str] = frozenset()) -> dict[str, Any]:
-        """A 2xx JSON object, or the mapped error. Codes in `allow` (and, for the
-        download, any 404: the status lookup already proved the project exists)
-        raise _NoLink instead."""
+    def _read(self, answer: Answer, *, download: bool = False) -> dict[str, Any]:
+        """A 2xx JSON object, or the mapped error. For the download, an answer that
+        means "no link (yet)" (NO_LINK_CODES, or any 404: the status lookup already
+        proved the project exists) raises _NoLink instead."""
         body = read_body(self, answer)
         failed = not is_success(answer.status_code) or (
             isinstance(body, dict) and body.get("success") is False and "status" not in body
         )
         if failed:
             code = as_code((as_dict(body) or {}).get("code"))
-            if allow and ((code or "").upper() in allow or answer.status_code == 404):
+            if download and ((code or "").upper() in NO_LINK_CODES or answer.status_code == 404):
                 raise _NoLink()
             raise self._error(answer, body)
         if not isinstance(body, dict):
