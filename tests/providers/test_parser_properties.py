@@ -200,7 +200,8 @@ def check_error(err: JobpollError) -> None:
     assert "\n" not in err.line()  # one line on stderr
 
 
-def run(call, provider: str):
+def run(call):
+    """call()'s result, or None when it raised a JobpollError (checked)."""
     try:
         result = call()
     except JobpollError as err:
@@ -216,8 +217,7 @@ def status_property(provider_name: str, body_strategy):
     @PROPERTY_SETTINGS
     @given(body=body_strategy, status=STATUS_CODES, extra=headers, now=nows)
     def prop(body, status, extra, now):
-        job = run(lambda: provider.parse_status(job_id, make_answer(body, status, extra), now),
-                  provider_name)
+        job = run(lambda: provider.parse_status(job_id, make_answer(body, status, extra), now))
         if job is not None:
             check_job(job, provider_name)
             assert job.id == job_id
@@ -241,7 +241,7 @@ def list_property(provider_name: str):
     @PROPERTY_SETTINGS
     @given(body=json_values | SHAPED[provider_name], status=STATUS_CODES, now=nows)
     def prop(body, status, now):
-        page = run(lambda: provider.parse_list(make_answer(body, status), now), provider_name)
+        page = run(lambda: provider.parse_list(make_answer(body, status), now))
         if page is not None:
             assert page.cursor is None or (isinstance(page.cursor, str) and page.cursor)
             for job in page.jobs:
@@ -261,7 +261,7 @@ def test_reelbot_followup(body, status, extra, now):
     done = provider.parse_status(
         job_id, make_answer({"status": "completed", "message": "ok"}, 200), now
     )
-    job = run(lambda: provider.apply_followup(done, make_answer(body, status, extra), now), "reelbot")
+    job = run(lambda: provider.apply_followup(done, make_answer(body, status, extra), now))
     if job is not None:
         check_job(job, "reelbot")
         assert job.state is State.DONE
@@ -275,4 +275,4 @@ def test_unreadable_bodies_are_jobpoll_errors():
         for raw in (b"", b"\xff", b"{", b"[" * 100_000 + b"]" * 100_000):
             for status in (200, 401, 500):
                 run(lambda: provider.parse_status(job_id, Answer(status, {}, raw),
-                                                  datetime.now(timezone.utc)), provider_name)
+                                                  datetime.now(timezone.utc)))
