@@ -1,7 +1,8 @@
 """Simulated jobs: identity, lifecycle by the clock, timestamps, fault specs.
 
-Pure Python, no aiohttp: the job store and the clock arithmetic live here so the
-HTTP layer (_server.py) and the payload builders (_providers.py) stay thin.
+Pure Python, no aiohttp: the job record and its clock arithmetic live here so the
+HTTP layer (_server.py, _handlers.py, _faults.py) and the payload builders
+(_providers.py) stay thin. The store of jobs is the Simulator's (_server.py).
 """
 
 from __future__ import annotations
