@@ -3,23 +3,18 @@ person sees, screen captures), and `jobpoll watch` on a pseudo-terminal."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import shlex
 import shutil
-import struct
 import subprocess
 import sys
-import termios
-import threading
 import time
 import uuid
 
 import pytest
 
 from conftest import TEST_KEY, clean_env
+from ptyrun import run_on_pty
 
 TMUX = shutil.which("tmux")
 
@@ -90,51 +85,11 @@ def test_demo_shows_live_rows_bars_and_then_the_summary(tmp_path):
         pane.close()
 
 
-def run_on_pty(args, env, *, stdout_pty: bool, timeout: float = 60):
-    """Run jobpoll with a pseudo-terminal as stderr (and stdout, if asked); returns
-    (exit code, what the terminal showed, stdout when it was a pipe)."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jobpoll", *args], env=env, stdin=subprocess.DEVNULL,
-        stdout=slave if stdout_pty else subprocess.PIPE, stderr=slave,
-    )
-    os.close(slave)
-    screen = bytearray()
-
-    def pump():
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            screen.extend(chunk)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    code = proc.wait(timeout=timeout)
-    reader.join(timeout=5)
-    os.close(master)
-    return code, screen.decode("utf-8", "replace"), out
-
-
-@pytest.fixture
-def tty_env(tmp_path, sim):
-    env = clean_env(tmp_path)
-    env["TERM"] = "xterm-256color"
-    for name in ("json2video", "pictory", "muvi", "reelbot"):
-        env[f"JOBPOLL_{name.upper()}_BASE_URL"] = sim.base_url
-        env[f"JOBPOLL_{name.upper()}_API_KEY"] = TEST_KEY
-    return env
-
-
-def test_watch_at_a_terminal_draws_bars_then_a_table(sim, tty_env):
+def test_watch_at_a_terminal_draws_bars_then_a_table(sim, env):
     refs = [f"pictory:{sim.add_job('pictory', queued=0.2, running=3.0)}",
             f"muvi:{sim.add_job('muvi', queued=0.2, running=3.0, outcome='failed')}"]
-    code, screen, _ = run_on_pty(["watch", "-i", "0.2", "--max-interval", "1", *refs], tty_env, stdout_pty=True)
+    code, screen, _ = run_on_pty(["watch", "-i", "0.2", "--max-interval", "1", *refs], env, timeout=60)
+    screen = screen.decode("utf-8", "replace")
     assert code == 1
     assert "━" in screen and "\x1b[" in screen  # a live display was drawn
     assert "%" in screen
@@ -142,9 +97,10 @@ def test_watch_at_a_terminal_draws_bars_then_a_table(sim, tty_env):
     assert "Traceback" not in screen and TEST_KEY not in screen
 
 
-def test_json_on_a_pipe_stays_clean_while_the_terminal_on_stderr_shows_progress(sim, tty_env):
+def test_json_on_a_pipe_stays_clean_while_the_terminal_on_stderr_shows_progress(sim, env):
     refs = [f"muvi:{sim.add_job('muvi', queued=0.2, running=2.0, progress='linear')}"]
-    code, screen, out = run_on_pty(["watch", "--json", "-i", "0.2", *refs], tty_env, stdout_pty=False)
+    code, screen, out = run_on_pty(["watch", "--json", "-i", "0.2", *refs], env, stdout_pty=False, timeout=60)
+    screen, out = screen.decode("utf-8", "replace"), out.decode()
     assert code == 0
     assert "\x1b" not in out
     lines = [json.loads(l) for l in out.splitlines()]

@@ -3,21 +3,16 @@ CI, SIGTERM ends a command as Ctrl-C does."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import signal
-import struct
 import subprocess
 import sys
-import termios
-import threading
 import time
 
 import pytest
 
 from conftest import TEST_KEY
+from ptyrun import PtyRun
 
 FAST = ("-i", "0.2", "--max-interval", "1")
 NOISE = ("Traceback", "BrokenPipe", "Broken pipe", "Exception ignored", "Errno 32")
@@ -128,36 +123,11 @@ def test_a_signal_during_a_plain_watch_prints_last_states_and_keeps_the_history(
 def test_sigterm_during_a_watch_on_a_terminal_ends_with_the_summary_table(sim, env):
     refs = [f"muvi:{sim.add_job('muvi', queued=0, running=600, progress='linear')}",
             f"pictory:{sim.add_job('pictory', queued=0, running=600)}"]
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
-    proc = _start(["watch", *FAST, *refs], {**env, "TERM": "xterm-256color"}, stdout=slave, stderr=slave)
-    os.close(slave)
-    screen = bytearray()
-
-    def pump():
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            screen.extend(chunk)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 20
-        while b"running" not in screen and time.monotonic() < deadline:
-            time.sleep(0.1)
+    with PtyRun(["watch", *FAST, *refs], env, rows=40, cols=160) as run:
+        run.wait_for(b"running", timeout=20)
         time.sleep(0.5)
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    reader.join(timeout=5)
-    os.close(master)
+        run.send_signal(signal.SIGTERM)
+        code, screen, _ = run.finish(timeout=20)
     text = screen.decode("utf-8", "replace")
     assert code == 130, text[-2000:]
     assert "JOB" in text and "STATE" in text  # the summary table, with the last states

@@ -9,17 +9,12 @@ exactly what the provider sent).
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
-import threading
 
 from conftest import TEST_KEY
+from ptyrun import run_on_pty
 
 MARKUP = "[bold red]x[/]"
 HOSTILE = f"{MARKUP} \x1b]0;pwned\x07 \x1b[2J \rover \x9b31m c1 \x08\x7f end"
@@ -69,34 +64,11 @@ def run_bytes(*args, env) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL, timeout=120)
 
 
-def on_pty(args, env, *, stdout_pty: bool = True, width: int = 250) -> tuple[int, bytes, bytes]:
-    """jobpoll with a pseudo-terminal as stderr (and stdout if asked): exit code,
-    the bytes the terminal got, stdout when it was a pipe."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, width, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "jobpoll", *args], env={**env, "TERM": "xterm-256color"},
-                            stdin=subprocess.DEVNULL, stderr=slave,
-                            stdout=slave if stdout_pty else subprocess.PIPE)
-    os.close(slave)
-    screen = bytearray()
-
-    def pump():
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            screen.extend(chunk)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    out = proc.stdout.read() if proc.stdout else b""
-    code = proc.wait(timeout=120)
-    reader.join(timeout=5)
-    os.close(master)
-    return code, bytes(screen), out
+def on_pty(args, env, *, stdout_pty: bool = True) -> tuple[int, bytes, bytes]:
+    """run_on_pty on a wide terminal, so the hostile messages are drawn whole rather
+    than cut at the edge: exit code, the bytes the terminal got, stdout when it was
+    a pipe."""
+    return run_on_pty(args, env, stdout_pty=stdout_pty, rows=50, cols=250, timeout=120)
 
 
 # ---- pipes: plain lines, --field, error lines -----------------------------------------------
