@@ -294,11 +294,11 @@ def test_mask_never_shows_more_than_four_characters():
 
 
 def test_format_interval_reads_back():
-    from jobpoll.durations import parse_duration
+    from jobpoll.durations import format_interval, parse_duration
 
     for seconds in (5.0, 10, 0.5, 90.0, 3600.0, 1234567.0, 0.001):
-        assert parse_duration(cfg.format_interval(seconds)) == seconds
-    assert cfg.format_interval(5.0) == "5s"
+        assert parse_duration(format_interval(seconds)) == seconds
+    assert format_interval(5.0) == "5s"
 
 
 def test_check_key():

@@ -369,12 +369,6 @@ def require_key(endpoint: Endpoint) -> str:
     return endpoint.key
 
 
-def format_interval(seconds: float) -> str:
-    """Seconds as a DURATION that reads back the same: "5s", "0.5s", "90s"."""
-    seconds = float(seconds)
-    return f"{int(seconds)}s" if seconds.is_integer() else f"{seconds!r}s"
-
-
 def mask(key: str | None) -> str:
     """A key as it may be shown: at most its last 4 characters, fewer when short."""
     if not key:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Callable, Iterator
 
+from jobpoll.durations import parse_span
 from jobpoll.errors import Interrupted, JobpollError, UnavailableError, UsageError
 from jobpoll.model import STATE_NAMES, Job, State, iso_utc, parse_time, utcnow
 
@@ -33,37 +34,9 @@ API = "api"
 HISTORY = "history"
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_SPAN_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)")
-_SPAN_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
 # ---- option values -------------------------------------------------------------
-
-
-def parse_span(text: str, *, what: str, plain_seconds: bool = False) -> timedelta:
-    """A span of time: 7d, 12h, 90m, 2w, 1d12h (and plain seconds where allowed)."""
-    value = text.strip().lower()
-    if plain_seconds:
-        try:
-            seconds = float(value)
-        except ValueError:
-            pass
-        else:
-            if seconds >= 0 and seconds != float("inf"):
-                return timedelta(seconds=seconds)
-    pos, seconds = 0, 0.0
-    for match in _SPAN_PART.finditer(value):
-        if match.start() != pos:
-            break
-        seconds += float(match.group(1)) * _SPAN_SECONDS[match.group(2)]
-        pos = match.end()
-    if not value or pos != len(value):
-        plain = ", or seconds (90)" if plain_seconds else ""
-        raise UsageError(f"invalid {what} {text!r}: use a span such as 90d, 2w, 12h, 90m{plain}")
-    try:
-        return timedelta(seconds=seconds)
-    except OverflowError:
-        raise UsageError(f"invalid {what} {text!r}: too long a span") from None
 
 
 def parse_when(text: str, *, what: str, now: datetime, end_of_day: bool = False) -> datetime:

@@ -209,7 +209,8 @@ def get_command(
 
     An unset default_provider prints an empty line.
     """
-    from jobpoll.config import format_interval, resolve_endpoint
+    from jobpoll.config import resolve_endpoint
+    from jobpoll.durations import format_interval
 
     provider, setting = _setting(name)
     config = app_context(ctx).config()
@@ -249,7 +250,8 @@ def settings_document(config: Config) -> dict[str, Any]:
 
 
 def _human_lines(doc: dict[str, Any]) -> list[str]:
-    from jobpoll.config import env_var, format_interval
+    from jobpoll.config import env_var
+    from jobpoll.durations import format_interval
 
     def source(provider: str, setting: str, where: str | None) -> str:
         return f"env ({env_var(provider, setting)})" if where == "env" else (where or "")

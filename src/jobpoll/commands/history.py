@@ -32,7 +32,7 @@ def prune_command(
     """Forget jobs last checked more than SPAN ago, so the file does not grow without end."""
     from jobpoll.errors import UnavailableError
     from jobpoll.history import HistoryUnavailable, connect_history
-    from jobpoll.listing import parse_span
+    from jobpoll.durations import parse_span
     from jobpoll.model import iso_utc, utcnow
 
     app = app_context(ctx)

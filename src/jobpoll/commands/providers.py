@@ -19,7 +19,8 @@ def providers_command(
     """List the providers: base URL, whether a key is set (env/file), polling interval."""
     import json
 
-    from jobpoll.config import format_interval, resolve_endpoint
+    from jobpoll.config import resolve_endpoint
+    from jobpoll.durations import format_interval
     from jobpoll.providers import NAMES
     from jobpoll.render import Mode, choose_mode
 
@@ -44,7 +45,8 @@ def _print_table(app: AppContext, rows: list[dict[str, Any]]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from jobpoll.config import env_var, format_interval
+    from jobpoll.config import env_var
+    from jobpoll.durations import format_interval
     from jobpoll.render import make_console
 
     table = Table(box=None, header_style="bold", pad_edge=False)
