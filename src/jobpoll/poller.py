@@ -194,7 +194,7 @@ class _Watch:
     """One job's bookkeeping."""
 
     __slots__ = (
-        "target", "ref", "route", "base", "interval", "job", "error", "finished",
+        "target", "ref", "id", "route", "base", "interval", "job", "error", "finished",
         "failures", "changed_at", "beat_at", "sample", "batch", "home", "rejoins",
         "warned_unknown",
     )
@@ -202,6 +202,7 @@ class _Watch:
     def __init__(self, target: Target, route: _Route, base: float, now: float):
         self.target = target
         self.ref = target.ref.ref
+        self.id = target.ref.id
         self.route = route
         self.base = base
         self.interval = base
@@ -217,16 +218,11 @@ class _Watch:
         self.rejoins = 0
         self.warned_unknown = False
 
-    @property
-    def id(self) -> str:
-        return self.target.ref.id
-
 
 class _Batch:
     """Jobs of one route answered together by the provider's list endpoint."""
 
-    __slots__ = ("route", "policy", "members", "base", "interval", "failures", "cycles",
-                 "requests", "scheduled")
+    __slots__ = ("route", "policy", "members", "base", "interval", "failures", "scheduled")
 
     def __init__(self, route: _Route, policy: ListPolicy, base: float):
         self.route = route
@@ -236,8 +232,6 @@ class _Batch:
         self.base = base
         self.interval = base
         self.failures = 0
-        self.cycles = 0
-        self.requests = 0
 
 
 class _Beat:
@@ -276,7 +270,6 @@ class Poller:
         self._wakeup: asyncio.Future | None = None
         self._closing = False
         self.stopped: Stop | None = None
-        self.batches: list[_Batch] = []
 
     # ---- public ------------------------------------------------------------
     async def run(self, on_update: Callable[[Update], None]) -> Stop:
@@ -328,24 +321,21 @@ class Poller:
         return route
 
     def _start(self, now: float) -> None:
-        by_route: dict[int, list[_Watch]] = {}
+        by_route: dict[_Route, list[_Watch]] = {}
         for w in self._watches:
             self._active += 1
-            provider = w.route.endpoint.provider
-            if self.options.batch and provider.list_policy is not None and provider.supports_list:
-                by_route.setdefault(id(w.route), []).append(w)
+            if self.options.batch and w.route.endpoint.provider.list_policy is not None:
+                by_route.setdefault(w.route, []).append(w)
             else:
                 self._push(now, w)
-        for group in by_route.values():
+        for route, group in by_route.items():
             if len(group) < 2:  # one job: a single lookup costs the same and says more
                 self._push(now, group[0])
                 continue
-            policy = group[0].route.endpoint.provider.list_policy
-            batch = _Batch(group[0].route, policy, min(w.base for w in group))
+            batch = _Batch(route, route.endpoint.provider.list_policy, min(w.base for w in group))
             for w in group:
                 w.batch = w.home = batch
                 batch.members[w.id] = w
-            self.batches.append(batch)
             self._push(now, batch)
         if self.options.heartbeat > 0:
             self._push(now + self._beat_period(), _Beat())
@@ -586,8 +576,10 @@ class Poller:
         self._wake_pacer(route, until)
         if until > route.announced_until + 0.5:
             route.announced_until = until
-            ref = unit.ref if isinstance(unit, _Watch) else route.endpoint.provider.name
-            job = unit.job if isinstance(unit, _Watch) else None
+            if isinstance(unit, _Watch):
+                ref, job = unit.ref, unit.job
+            else:  # a batch: the provider's name stands for its jobs
+                ref, job = route.endpoint.provider.name, None
             self._emit(Update(Kind.RATE_LIMITED, ref, job, error=exc, until=exc.retry_at))
 
     def _end(self, w: _Watch, error: JobpollError) -> None:
@@ -599,9 +591,7 @@ class Poller:
             return
         w.finished = True
         self._active -= 1
-        if w.batch is not None:
-            w.batch.members.pop(w.id, None)
-            w.batch = None
+        self._leave_batch(w)
         w.home = None
         self._emit(update)
         bad = update.kind is Kind.ERROR or (update.job is not None and update.job.state in BAD_ENDINGS)
@@ -618,10 +608,8 @@ class Poller:
     # ---- batches: many jobs, one list request per 100 ---------------------------
     async def _batch_cycle(self, batch: _Batch) -> None:
         route = batch.route
-        endpoint = route.endpoint
-        provider = endpoint.provider
+        provider = route.endpoint.provider
         members = dict(batch.members)
-        found: dict[str, Job] = {}
         try:
             found = await self._list_members(batch, members)
         except RateLimitedError as exc:
@@ -642,7 +630,6 @@ class Poller:
         finally:
             self._done_sending(route)
         batch.failures = 0
-        batch.cycles += 1
         now = self._clock()
         changed = False
         for job_id, w in members.items():
@@ -684,7 +671,6 @@ class Poller:
                     since=since if batch.policy.dated else None,
                     until=until if batch.policy.dated else None,
                     state=state, limit=BATCH_PAGE, cursor=cursor)
-                batch.requests += 1
                 answer = await self._http.get(endpoint, request)
                 batch.route.pacer.observe(answer.headers, self._clock())
                 page = provider.parse_list(answer, utcnow())
@@ -721,10 +707,14 @@ class Poller:
         return since, until
 
     def _detach(self, w: _Watch, now: float) -> None:
+        """Out of its batch, and looked up alone now."""
+        self._leave_batch(w)
+        self._push(now, w)
+
+    def _leave_batch(self, w: _Watch) -> None:
         if w.batch is not None:
             w.batch.members.pop(w.id, None)
             w.batch = None
-        self._push(now, w)
 
     def _rejoin(self, w: _Watch, now: float) -> bool:
         """A job the list missed once comes back to its batch when its creation time
