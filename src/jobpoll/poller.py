@@ -28,7 +28,7 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -543,13 +543,20 @@ class Poller:
             and job.progress > previous.progress
 
     def _next_delay(self, w: _Watch, changed: bool, moved: bool, now: float) -> float:
-        ceiling = max(self.options.max_interval, w.base)
-        w.interval = w.base if changed else grow(w.interval, ceiling, self._rng)
+        interval = self._step_interval(w, changed)
         if moved and w.sample is not None and w.job is not None and w.job.progress is not None:
             eta = eta_delay(w.sample, now, w.job.progress)
             if eta is not None:
-                return eta_schedule(eta, w.base, ceiling)
-        return w.interval
+                return eta_schedule(eta, w.base, self._ceiling(w))
+        return interval
+
+    def _ceiling(self, unit: _Watch | _Batch) -> float:
+        return max(self.options.max_interval, unit.base)  # a first interval over --max-interval stands
+
+    def _step_interval(self, unit: _Watch | _Batch, changed: bool) -> float:
+        """A job's or batch's next interval: back to its first after a change, else grown."""
+        unit.interval = unit.base if changed else grow(unit.interval, self._ceiling(unit), self._rng)
+        return unit.interval
 
     def _failed(self, w: _Watch, exc: UnavailableError) -> None:
         w.failures += 1
@@ -653,9 +660,12 @@ class Poller:
         can hold none of the missing ones any more."""
         endpoint = batch.route.endpoint
         provider = endpoint.provider
-        since, until = self._batch_window(members.values())
         created = [_created(w) for w in members.values()]
-        oldest = min(created) if created and all(c is not None for c in created) else None
+        known = [c for c in created if c is not None]
+        oldest = min(known) if known and len(known) == len(created) else None  # None: not all known yet
+        since = until = None
+        if batch.policy.dated:
+            since, until = _list_window(oldest, known)
         if batch.policy.dated or oldest is not None:
             max_pages = BATCH_MAX_PAGES
         else:
@@ -668,9 +678,7 @@ class Poller:
             cursor: str | None = None
             for _ in range(max_pages):
                 request = provider.list_request(
-                    since=since if batch.policy.dated else None,
-                    until=until if batch.policy.dated else None,
-                    state=state, limit=BATCH_PAGE, cursor=cursor)
+                    since=since, until=until, state=state, limit=BATCH_PAGE, cursor=cursor)
                 answer = await self._http.get(endpoint, request)
                 batch.route.pacer.observe(answer.headers, self._clock())
                 page = provider.parse_list(answer, utcnow())
@@ -690,21 +698,7 @@ class Poller:
         if not batch.members:
             batch.scheduled = False
             return
-        ceiling = max(self.options.max_interval, batch.base)
-        batch.interval = batch.base if changed else grow(batch.interval, ceiling, self._rng)
-        self._push(now + batch.interval, batch)
-
-    def _batch_window(self, members: Iterable[_Watch]):
-        """[oldest created_at, now]: every watched job was created inside it. A job
-        whose created_at is not known yet widens it to the default lookback."""
-        wall = utcnow()
-        until = wall + BATCH_SKEW
-        created = [_created(w) for w in members]
-        known = [c for c in created if c is not None]
-        oldest = min(known) if known and len(known) == len(created) else min(
-            known + [wall - BATCH_LOOKBACK])
-        since = max(oldest - timedelta(seconds=1), until - BATCH_MAX_SPAN)
-        return since, until
+        self._push(now + self._step_interval(batch, changed), batch)
 
     def _detach(self, w: _Watch, now: float) -> None:
         """Out of its batch, and looked up alone now."""
@@ -740,6 +734,16 @@ class Poller:
         if reason:
             self._emit(Update(Kind.WARNING, batch.route.endpoint.provider.name, None,
                               text=f"{reason}; looking jobs up one by one"))
+
+
+def _list_window(oldest: datetime | None, known: list[datetime]) -> tuple[datetime, datetime]:
+    """A dated list's [since, until]: from the oldest member's created_at to now, so
+    every member was created inside it. While some member's created_at is not known
+    yet (`oldest` None), it reaches back at least the default lookback."""
+    wall = utcnow()
+    until = wall + BATCH_SKEW
+    start = oldest if oldest is not None else min(known + [wall - BATCH_LOOKBACK])
+    return max(start - timedelta(seconds=1), until - BATCH_MAX_SPAN), until
 
 
 def _older_than(jobs: list[Job], moment) -> bool:
