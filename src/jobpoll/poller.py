@@ -11,10 +11,10 @@ Shape, and why:
   provider's advice), growing x1.5 with jitter while nothing changes, back to the
   first on a change. Where progress moves, the finish is estimated from its rate
   and the next lookup goes near it (issue 7), within the same bounds.
-- Jobs of a provider with a usable list endpoint (json2video, Muvi) sharing a
-  route are looked up together, 100 a page (issue 7); a job the list does not
-  return falls back to single lookups, and where list items lack what an ending
-  carries (Muvi's outputs) one single lookup finishes the job.
+- Jobs sharing a route whose provider has a `list_policy` (json2video, Muvi) are
+  looked up together, 100 a page (issue 7); a job the list does not return falls
+  back to single lookups, and where list items lack what an ending carries (Muvi's
+  outputs) one single lookup finishes the job.
 - A job always keeps its last known state; a failure changes only its error.
 """
 
@@ -439,39 +439,34 @@ class Poller:
         endpoint = route.endpoint
         provider = endpoint.provider
         try:
-            try:
-                answer = await self._http.get(endpoint, provider.status_request(w.id))
-                route.pacer.observe(answer.headers, self._clock())
-                moment = utcnow()
-                job = provider.parse_status(w.id, answer, moment)
-                job = reuse_known_output(job, w.target.previous, moment)
-                follow = provider.followup_request(job)
-                if follow is not None:
-                    try:
-                        extra = await self._http.get(endpoint, follow)
-                        job = provider.apply_followup(job, extra, utcnow())
-                    except RateLimitedError as exc:
-                        if self._followup_limited(w, job, exc):
-                            return
-            except RateLimitedError as exc:
-                self._rate_limited(w, exc)
-                return
-            except UnavailableError as exc:
-                self._failed(w, exc.for_job(w.ref))
-                return
-            except NotFoundError as exc:
-                if not self._forgotten(w, None, exc):
-                    self._end(w, exc.for_job(w.ref))
-                return
-            except JobpollError as exc:
+            answer = await self._http.get(endpoint, provider.status_request(w.id))
+            route.pacer.observe(answer.headers, self._clock())
+            moment = utcnow()
+            job = provider.parse_status(w.id, answer, moment)
+            job = reuse_known_output(job, w.target.previous, moment)
+            follow = provider.followup_request(job)
+            if follow is not None:
+                try:
+                    extra = await self._http.get(endpoint, follow)
+                    job = provider.apply_followup(job, extra, utcnow())
+                except RateLimitedError as exc:
+                    if self._followup_limited(w, job, exc):
+                        return
+        except RateLimitedError as exc:
+            self._rate_limited(w, exc)
+        except UnavailableError as exc:
+            self._failed(w, exc.for_job(w.ref))
+        except NotFoundError as exc:
+            if not self._forgotten(w, None, exc):
                 self._end(w, exc.for_job(w.ref))
-                return
-            except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-                raise
-            except Exception as exc:  # a parser meeting something new: retried like a bad answer
-                self._failed(w, UnavailableError(
-                    f"unexpected {type(exc).__name__} reading the answer: {exc}", job=w.ref))
-                return
+        except JobpollError as exc:
+            self._end(w, exc.for_job(w.ref))
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # a parser meeting something new: retried like a bad answer
+            self._failed(w, UnavailableError(
+                f"unexpected {type(exc).__name__} reading the answer: {exc}", job=w.ref))
+        else:
             if not self._forgotten(w, job, None):
                 self._observe(w, job, self._clock())
         finally:
