@@ -15,7 +15,7 @@ import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from jobpoll.errors import AuthError, JobpollError, UnavailableError
+from jobpoll.errors import JobpollError, UnavailableError
 from jobpoll.model import Job, Output, State
 
 if TYPE_CHECKING:
@@ -143,15 +143,6 @@ def aware(moment: datetime) -> datetime:
 
 def unexpected_shape(provider: str, what: str) -> UnavailableError:
     return UnavailableError(f"{provider} sent an unexpected answer shape: {what}")
-
-
-def auth_error(provider: "Provider", text: str) -> AuthError:
-    """An AuthError with the same hint as Provider.generic_error gives 401/403."""
-    return AuthError(
-        text,
-        hint=f"check it with 'jobpoll config set-key {provider.name}' "
-        f"or {provider.env_prefix}API_KEY",
-    )
 
 
 def is_success(code: int) -> bool:

@@ -83,6 +83,9 @@ class Provider:
     auth_header: str = ""  # the header carrying the key
     auth_prefix: str = ""  # e.g. "Bearer "
     budget: RateBudget | None = None
+    # The provider's own ID shape, checked after GENERIC_ID (None: only that).
+    id_pattern: "re.Pattern[str] | None" = None
+    id_shape: str = ""  # what a valid ID looks like, for the error message
     supports_list: bool = False  # lists from its API (else: from the local history)
     list_policy: ListPolicy | None = None  # set when `watch` may batch lookups through the list
 
@@ -102,6 +105,8 @@ class Provider:
                 f"{job_id!r} is not a valid job ID (letters, digits, '.', '_', '-'; at most 128)",
                 job=f"{self.name}:{job_id}",
             )
+        if self.id_pattern is not None and not self.id_pattern.fullmatch(job_id):
+            raise UsageError(f"{job_id!r} is not a {self.id_shape}", job=f"{self.name}:{job_id}")
 
     def status_request(self, job_id: str) -> Request:
         raise NotImplementedError
@@ -143,6 +148,12 @@ class Provider:
                 f"{len(answer.body)} bytes, not JSON)"
             ) from None
 
+    def auth_error(self, text: str) -> AuthError:
+        """An AuthError that says how to fix the key."""
+        return AuthError(
+            text, hint=f"check it with 'jobpoll config set-key {self.name}' or {self.env_prefix}API_KEY"
+        )
+
     def generic_error(self, answer: Answer, message: str | None = None) -> JobpollError:
         """The exception for a non-2xx answer, by HTTP status family."""
         code = answer.status_code
@@ -152,11 +163,7 @@ class Provider:
                 f"rate limited by {self.name}: {detail}", retry_at=retry_at_from(answer)
             )
         if code in (401, 403):
-            return AuthError(
-                f"{self.name} rejected the API key: {detail}",
-                hint=f"check it with 'jobpoll config set-key {self.name}' "
-                f"or {self.env_prefix}API_KEY",
-            )
+            return self.auth_error(f"{self.name} rejected the API key: {detail}")
         if code == 404:
             return NotFoundError(f"{self.name} does not know this job: {detail}")
         if 400 <= code < 500:

@@ -19,7 +19,6 @@ from jobpoll.providers._payload import (
     as_message,
     as_progress,
     as_text,
-    auth_error,
     aware,
     is_success,
     list_jobs,
@@ -66,6 +65,8 @@ SAYS_NOT_FOUND = re.compile(
 
 class Json2Video(Provider):
     name = "json2video"
+    id_pattern = PROJECT_ID
+    id_shape = "json2video project ID (exactly 16 letters and digits, e.g. JkGxEoPRF9EgRb32)"
     default_base_url = "https://api.json2video.com"
     default_interval = 5.0
     auth_header = "x-api-key"
@@ -75,15 +76,6 @@ class Json2Video(Provider):
     list_policy = ListPolicy(dated=True, complete=True)  # list items are whole movie objects
 
     # ---- requests ----------------------------------------------------------
-    def check_id(self, job_id: str) -> None:
-        super().check_id(job_id)
-        if not PROJECT_ID.fullmatch(job_id):
-            raise UsageError(
-                f"{job_id!r} is not a json2video project ID "
-                "(exactly 16 letters and digits, e.g. JkGxEoPRF9EgRb32)",
-                job=f"{self.name}:{job_id}",
-            )
-
     def status_request(self, job_id: str) -> Request:
         return Request("/v2/movies", {"project": job_id})
 
@@ -209,10 +201,10 @@ class Json2Video(Provider):
         # word, as in "doesn't", starts no quote.)
         words = re.sub(r"(?<![A-Za-z])'[^']*'", "", message or "")
         if MENTIONS_KEY.search(words) and (code in (400, 401, 403) or is_success(code)):
-            return auth_error(self, f"json2video rejected the API key: {message}")
+            return self.auth_error(f"json2video rejected the API key: {message}")
         if code == 401:
             # json2video also answers 401 when the account's quota is used up.
-            return auth_error(self, f"json2video rejected the API key or the quota is exceeded: {said}")
+            return self.auth_error(f"json2video rejected the API key or the quota is exceeded: {said}")
         if SAYS_NOT_FOUND.search(words) and (code == 400 or is_success(code)):
             return NotFoundError(f"json2video does not know this project: {message}")
         if is_success(code):

@@ -21,7 +21,6 @@ from jobpoll.providers._payload import (
     as_message,
     as_progress,
     as_text,
-    auth_error,
     aware,
     is_success,
     list_jobs,
@@ -168,7 +167,7 @@ class Muvi(Provider):
 
         upper = (code or "").upper()
         if upper in AUTH_CODES:
-            return auth_error(self, f"muvi refused the request: {AUTH_CODES[upper]} ({detail})")
+            return self.auth_error(f"muvi refused the request: {AUTH_CODES[upper]} ({detail})")
         if upper in NOT_FOUND_CODES:
             return NotFoundError(f"muvi does not know this job: {detail}")
         if is_success(answer.status_code):

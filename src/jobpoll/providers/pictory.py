@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from jobpoll.errors import JobpollError, NotFoundError, UsageError
+from jobpoll.errors import JobpollError, NotFoundError
 from jobpoll.model import Job, JobError, Output, State, iso_utc
 from jobpoll.providers._payload import (
     add_output,
@@ -60,6 +60,8 @@ NOT_FOUND_CODE = "5000"
 
 class Pictory(Provider):
     name = "pictory"
+    id_pattern = JOB_ID
+    id_shape = "Pictory job ID (a UUID, e.g. 265a7c1a-4985-4058-9208-68114f131a2b)"
     default_base_url = "https://api.pictory.ai"
     default_interval = 10.0  # the docs ask for 10-30 s between polls
     auth_header = "Authorization"
@@ -68,15 +70,6 @@ class Pictory(Provider):
     supports_list = False
 
     # ---- requests ----------------------------------------------------------
-    def check_id(self, job_id: str) -> None:
-        super().check_id(job_id)
-        if not JOB_ID.fullmatch(job_id):
-            raise UsageError(
-                f"{job_id!r} is not a Pictory job ID "
-                "(a UUID, e.g. 265a7c1a-4985-4058-9208-68114f131a2b)",
-                job=f"{self.name}:{job_id}",
-            )
-
     def status_request(self, job_id: str) -> Request:
         return Request(f"/pictoryapis/v1/jobs/{job_id}")
 

@@ -20,7 +20,6 @@ from jobpoll.providers._payload import (
     as_dict,
     as_message,
     as_text,
-    auth_error,
     aware,
     is_success,
     map_state,
@@ -136,7 +135,7 @@ class Reelbot(Provider):
 
         upper = (code or "").upper()
         if upper in KEY_LIMITS:
-            return auth_error(self, f"reelbot refused the request: {KEY_LIMITS[upper]}: {detail}")
+            return self.auth_error(f"reelbot refused the request: {KEY_LIMITS[upper]}: {detail}")
         if upper in CODE_STATUS:
             return self.generic_error(replace(answer, status_code=CODE_STATUS[upper]), message=detail)
         if is_success(answer.status_code):
