@@ -73,6 +73,9 @@ class Kind(str, Enum):
     WARNING = "warning"  # worth a line on stderr, not an ending
 
 
+NEW_STATE_KINDS = frozenset({Kind.SEEN, Kind.CHANGED, Kind.FINAL})
+
+
 class Stop(str, Enum):
     FINISHED = "finished"
     DEADLINE = "deadline"
@@ -108,6 +111,18 @@ class Update:
     text: str | None = None
     until: float | None = None  # RATE_LIMITED: epoch seconds when requests resume
     quiet_for: float = 0.0  # HEARTBEAT: seconds without a change
+
+    @property
+    def new_state(self) -> Job | None:
+        """The job, when this update brings a new state of it (first sight, a change,
+        the ending): what stdout and the history record. Else None."""
+        return self.job if self.kind in NEW_STATE_KINDS else None
+
+    @property
+    def provider(self) -> str:
+        """The provider's name: `ref` is PROVIDER:ID, or the bare name for an update
+        about a whole provider (a listing's 429, a list that kept failing)."""
+        return self.ref.split(":", 1)[0]
 
 
 @dataclass

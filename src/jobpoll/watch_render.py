@@ -59,8 +59,8 @@ class _Sink:
         self.mode, self.stream, self.field = mode, stream, field
 
     def update(self, update: Update) -> None:
-        job = update.job
-        if job is None or update.kind not in (Kind.SEEN, Kind.CHANGED, Kind.FINAL):
+        job = update.new_state
+        if job is None:
             return
         if self.mode is Mode.PLAIN:
             line = f"{stamp()}\t{plain_line(job)}"
@@ -188,12 +188,11 @@ class _Live:
 
     def update(self, update: Update) -> None:
         if update.kind is Kind.RATE_LIMITED and update.until is not None:
-            # Every job of that provider and key waits, not just the one that met it
-            # (the ref may be a job's or, for a listing, the provider's name).
-            provider = update.ref.split(":", 1)[0]
+            # Every job of that provider and key waits, not just the one that met it.
+            prefix = update.provider + ":"
             note = f"rate limited: waiting until {_clock_time(update.until)}"
             for other in self.rows.values():
-                if other.ended is None and other.ref.startswith(provider + ":"):
+                if other.ended is None and other.ref.startswith(prefix):
                     other.note, other.note_bad, other.note_until = note, True, update.until
             return
         row = self.rows.get(update.ref)
@@ -282,7 +281,7 @@ class WatchView:
         elif kind is Kind.WARNING and update.text:
             self.warn(update.text)
         elif kind is Kind.RATE_LIMITED and update.until is not None and self.live is None:
-            self.warn(f"{update.ref.split(':', 1)[0]} rate limited the key (429): "
+            self.warn(f"{update.provider} rate limited the key (429): "
                       f"waiting until {_clock_time(update.until)}, as it asked")
         elif kind is Kind.HEARTBEAT and self.heartbeat_lines and not self.quiet:
             self._line(f"jobpoll: still waiting: {heartbeat_text(update)}")

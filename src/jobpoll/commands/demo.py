@@ -65,7 +65,7 @@ def demo_command(ctx: typer.Context) -> None:
 
         def note(update) -> None:
             if update.kind is Kind.RATE_LIMITED:
-                limited.add(update.ref.split(":", 1)[0])
+                limited.add(update.provider)
 
         code, results, stop = run_watch(
             app, targets, options, mode=choose_mode(json_=False, field=None), on_update=note)

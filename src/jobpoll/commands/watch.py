@@ -190,11 +190,10 @@ class _Recorder:
         self.last = time.monotonic()
 
     def update(self, update) -> None:
-        from jobpoll.poller import Kind
-
-        if update.job is None or update.kind not in (Kind.SEEN, Kind.CHANGED, Kind.FINAL):
+        job = update.new_state
+        if job is None:
             return
-        self.pending[(update.job.provider, update.job.id)] = update.job
+        self.pending[(job.provider, job.id)] = job
         now = time.monotonic()
         if now - self.last >= HISTORY_EVERY:
             self.flush()
