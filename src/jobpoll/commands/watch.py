@@ -133,9 +133,11 @@ def run_watch(
     for error in errors or ():
         view.error(error)
         codes.append(error.exit_code)
-    recorder = _Recorder(history, app) if history is not None else None
     if not targets:
+        if history is not None:
+            history.close()
         return combine(codes), [], Stop.FINISHED
+    recorder = _Recorder(history) if history is not None else None
 
     from jobpoll.http import AsyncHttp
 
@@ -184,7 +186,7 @@ class _Recorder:
     """Writes seen jobs to the history: at first sight and on changes, batched to at
     most once a second (one transaction each), and whatever is left at the end."""
 
-    def __init__(self, history: Any, app: "AppContext"):
+    def __init__(self, history: Any):
         self.history = history
         self.pending: dict[tuple[str, str], Any] = {}
         self.last = time.monotonic()
