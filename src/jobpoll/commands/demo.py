@@ -27,12 +27,13 @@ def demo_command(ctx: typer.Context) -> None:
     `jobpoll watch` does with each. Exits 0 when the demo ran as designed (the
     failure is part of the show), else with the code `watch` would give."""
     import time
+    from collections import Counter
 
     from jobpoll.config import Endpoint
     from jobpoll.exits import ExitCode
     from jobpoll.poller import Kind, PollOptions, Stop, Target
     from jobpoll.providers import get_provider
-    from jobpoll.refs import JobRef
+    from jobpoll.refs import parse_ref
     from jobpoll.render import choose_mode
     from jobpoll.simulator import Simulator, seed_demo_jobs
 
@@ -43,17 +44,16 @@ def demo_command(ctx: typer.Context) -> None:
     sim = Simulator()
     base_url = sim.start()
     try:
-        refs = seed_demo_jobs(sim)
         endpoints = {}
         targets = []
-        for text in refs:
-            name, _, job_id = text.partition(":")
-            if name not in endpoints:
-                endpoints[name] = Endpoint(
-                    provider=get_provider(name), base_url=base_url, key=DEMO_KEY,
+        for text in seed_demo_jobs(sim):
+            ref = parse_ref(text, provider_opt=None, config=None)
+            if ref.provider not in endpoints:
+                endpoints[ref.provider] = Endpoint(
+                    provider=get_provider(ref.provider), base_url=base_url, key=DEMO_KEY,
                     key_source="demo", interval=None, base_url_source="demo",
                 )
-            targets.append(Target(JobRef(name, job_id), endpoints[name]))
+            targets.append(Target(ref, endpoints[ref.provider]))
         if not app.quiet:
             print(f"jobpoll demo: watching {len(targets)} jobs at a local imitation of "
                   f"json2video, Pictory, Muvi and Reelbot ({base_url})", file=sys.stderr)
@@ -75,9 +75,7 @@ def demo_command(ctx: typer.Context) -> None:
     finished = [r for r in results if r.finished and r.error is None and r.job is not None]
     if stop is not Stop.FINISHED or len(finished) != len(results):
         raise typer.Exit(int(code))  # something really went wrong: say it like watch would
-    counts: dict[str, int] = {}
-    for result in finished:
-        counts[result.job.state.value] = counts.get(result.job.state.value, 0) + 1
+    counts = Counter(result.job.state.value for result in finished)
     parts = [f"{n} {state}" for state, n in sorted(counts.items())]
     if limited:
         parts.append(f"rate limit by {', '.join(sorted(limited))} waited out")
