@@ -30,7 +30,9 @@ from jobpoll.render import (
     is_terminal,
     job_record,
     json_line,
+    make_console,
     plain_line,
+    print_jobs,
     progress_text,
     safe_text,
     summary_text,
@@ -105,14 +107,14 @@ class _Board:
         from rich.text import Text
 
         now = time.monotonic()
+        wall = time.time()
         height = options.height or console.height or 24
         room = max(3, height - 4)
         rows = list(self.rows.values())
         if len(rows) > room:
             # Unfinished first (that is what is being waited for), then the rest.
-            rows = [r for r in rows if r.ended is None][:room] or rows[:room]
-            if len(rows) < room:
-                rows += [r for r in self.rows.values() if r.ended is not None][: room - len(rows)]
+            unfinished = [r for r in rows if r.ended is None][:room]
+            rows = unfinished + [r for r in rows if r.ended is not None][: room - len(unfinished)]
         table = Table.grid(padding=(0, 1))
         table.add_column(no_wrap=True)  # job
         table.add_column(no_wrap=True)  # state
@@ -142,7 +144,7 @@ class _Board:
             elapsed = (row.ended or now) - row.started
             if row.error is not None:
                 message = Text(safe_text(row.error.message), style="red")
-            elif row.note and (row.note_until is None or time.time() < row.note_until):
+            elif row.note and (row.note_until is None or wall < row.note_until):
                 message = Text(row.note, style="yellow" if row.note_bad else "dim")
             else:
                 message = Text(summary_text(job) if job else "", style="red" if job and job.error else "")
@@ -169,8 +171,6 @@ class _Live:
 
     def __init__(self, stream: TextIO, *, color: bool, redirect_stderr: bool):
         from rich.live import Live
-
-        from jobpoll.render import make_console
 
         self.console = make_console(stream, color=color)
         self.started = time.monotonic()
@@ -214,8 +214,6 @@ class _Live:
         self._live.stop()
 
     def summary(self, results: list[JobResult]) -> None:
-        from jobpoll.render import print_jobs
-
         rows = [(r.job, None) for r in results if r.job is not None]
         if rows:
             print_jobs(self.console, rows)
