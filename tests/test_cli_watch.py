@@ -374,7 +374,6 @@ def test_a_closed_stdout_pipe_ends_quietly(sim, env):
     assert "Traceback" not in err and "Broken pipe" not in err, err
 
 
-
 # ---- provider rules and the history ----------------------------------------------------
 
 
@@ -449,15 +448,10 @@ def test_simulate_serves_what_watch_needs_and_stops_on_sigterm(env, tmp_path):
 
 
 def test_watch_shows_the_history_ending_of_a_cleaned_pictory_job(sim, env):
-    import json
-    import time
-
-    from conftest import run_cli
-
     job_id = sim.add_job("pictory", queued=0, running=0, outcome="cleaned", retention=1.5)
     assert run_cli("status", f"pictory:{job_id}", env=env).returncode == 0
     time.sleep(1.8)
-    result = run_cli("watch", "--json", "-i", "0.2", f"pictory:{job_id}", env=env)
+    result = watch(env, "--json", "-i", "0.2", f"pictory:{job_id}")
     assert result.returncode == 0, result.stderr
     last = json.loads(result.stdout.splitlines()[-1])
     assert last["state"] == "done" and last["url"]
