@@ -275,7 +275,8 @@ class WatchView:
             # Without a table anywhere, a bad ending also gets its line on stderr:
             # `--field url` alone would show it as an empty line.
             job = update.job
-            self._line(f"jobpoll: error: {update.ref}: {job.state.value}: {summary_text(job) or job.status}")
+            self._line(f"jobpoll: error: {update.ref}: {job.state.value}: "
+                       f"{summary_text(job) or safe_text(job.status)}")
         elif kind is Kind.WARNING and update.text:
             self.warn(update.text)
         elif kind is Kind.RATE_LIMITED and update.until is not None and self.live is None:
