@@ -34,40 +34,48 @@ def main(argv: list[str] | None = None) -> None:
         print(f"jobpoll {__version__}")
         sys.exit(0)
 
-    from jobpoll.errors import JobpollError
-
-    _interrupt_on_signals()
-    name = command_name(args)
-    code = 0
     try:
-        from jobpoll.app import COMMANDS, build_app
-
-        app = build_app(name if name in COMMANDS else None)
-        result = app(args=args, prog_name="jobpoll", standalone_mode=False)
-        code = result if isinstance(result, int) else 0
-        if code == 130 and _signalled:  # Typer turned the KeyboardInterrupt into exit 130
-            print("jobpoll: interrupted", file=sys.stderr)
-    except JobpollError as exc:
-        print(f"jobpoll: error: {exc.line()}", file=sys.stderr)
-        code = int(exc.exit_code)
-    except KeyboardInterrupt:
-        print("jobpoll: interrupted", file=sys.stderr)
+        _interrupt_on_signals()
+        code = _run(args)
+    except KeyboardInterrupt:  # a signal while an error was being reported
         code = 130
-    except BrokenPipeError:
-        code = _quiet_broken_pipe()
-    except SystemExit:
-        # Typer turns a closed stdout into exit 1 and wraps sys.stdout to hush it.
-        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
-            code = _quiet_broken_pipe()
-        else:
-            raise
-    except Exception as exc:  # Typer's own: usage errors carry exit_code and format_message
-        code = _typer_error(exc)
+    _ignore_signals()  # the verdict is in: a late signal must not turn it into a traceback
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         code = _quiet_broken_pipe()
     sys.exit(code)
+
+
+def _run(args: list[str]) -> int:
+    """The command's exit code, every failure mapped to one line on stderr."""
+    from jobpoll.errors import JobpollError
+
+    try:
+        from jobpoll.app import COMMANDS, build_app
+
+        name = command_name(args)
+        app = build_app(name if name in COMMANDS else None)
+        result = app(args=args, prog_name="jobpoll", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+        if code == 130 and _signalled:  # Typer turned the KeyboardInterrupt into exit 130
+            print("jobpoll: interrupted", file=sys.stderr)
+        return code
+    except JobpollError as exc:
+        print(f"jobpoll: error: {exc.line()}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("jobpoll: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except SystemExit:
+        # Typer turns a closed stdout into exit 1 and wraps sys.stdout to hush it.
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            return _quiet_broken_pipe()
+        raise
+    except Exception as exc:  # Typer's own: usage errors carry exit_code and format_message
+        return _typer_error(exc)
 
 
 _signalled = False
@@ -89,6 +97,16 @@ def _interrupt_on_signals() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             signal.signal(sig, _interrupt)
+        except (ValueError, OSError):  # not the main thread
+            pass
+
+
+def _ignore_signals() -> None:
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, signal.SIG_IGN)
         except (ValueError, OSError):  # not the main thread
             pass
 
