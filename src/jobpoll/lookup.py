@@ -14,6 +14,7 @@ from jobpoll.retry import backoff_delay
 if TYPE_CHECKING:
     from jobpoll.config import Endpoint
     from jobpoll.http import SyncHttp
+    from jobpoll.targets import Target
 
 RETRIES = 2  # a one-shot lookup should answer quickly; `watch` is the patient one
 MAX_RATE_WAIT = 15.0  # seconds a status call will wait out a 429 before giving up
@@ -107,18 +108,13 @@ def lookup(
     return with_retries(attempt, sleep=sleep)
 
 
-def lookup_all(
-    http: "SyncHttp",
-    targets: list[tuple[str, "Endpoint", str, Job | None]],
-    *,
-    workers: int = 16,
-) -> list[Outcome]:
-    """Look every (ref, endpoint, id, previous) up at once; outcomes in the given order."""
+def lookup_all(http: "SyncHttp", targets: "list[Target]", *, workers: int = 16) -> list[Outcome]:
+    """Look every target up at once; outcomes in the given order."""
 
-    def one(target: tuple[str, "Endpoint", str, Job | None]) -> Outcome:
-        ref, endpoint, job_id, previous = target
+    def one(target: "Target") -> Outcome:
+        ref = target.ref.ref
         try:
-            return Outcome(ref, job=lookup(http, endpoint, job_id, previous=previous))
+            return Outcome(ref, job=lookup(http, target.endpoint, target.ref.id, previous=target.previous))
         except JobpollError as exc:
             return Outcome(ref, error=exc.for_job(ref))
 

@@ -43,6 +43,7 @@ from jobpoll.lookup import forgotten_ending, reuse_known_output
 from jobpoll.model import BAD_ENDINGS, Job, State, parse_time, utcnow
 from jobpoll.pacing import Pacer
 from jobpoll.retry import backoff_delay
+from jobpoll.targets import Target
 
 if TYPE_CHECKING:
     from jobpoll.config import Endpoint
@@ -81,13 +82,6 @@ class Stop(str, Enum):
     DEADLINE = "deadline"
     FAIL_FAST = "fail_fast"
     INTERRUPTED = "interrupted"
-
-
-@dataclass(frozen=True)
-class Target:
-    ref: "JobRef"
-    endpoint: "Endpoint"
-    previous: Job | None = None  # from the history
 
 
 @dataclass

@@ -31,7 +31,8 @@ def demo_command(ctx: typer.Context) -> None:
 
     from jobpoll.config import Endpoint
     from jobpoll.exits import ExitCode
-    from jobpoll.poller import Kind, PollOptions, Stop, Target
+    from jobpoll.poller import Kind, PollOptions, Stop
+    from jobpoll.targets import Target
     from jobpoll.providers import get_provider
     from jobpoll.refs import parse_ref
     from jobpoll.render import choose_mode

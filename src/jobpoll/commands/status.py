@@ -25,56 +25,36 @@ def status_command(
     provider: Optional[str] = typer.Option(None, "-p", "--provider", metavar="PROVIDER", help="Provider for bare IDs."),
 ) -> None:
     """Ask where jobs stand, once, and exit."""
-    from jobpoll.config import require_key, resolve_endpoint
-    from jobpoll.errors import JobpollError
     from jobpoll.lookup import forgotten_ending
-    from jobpoll.history import open_history
     from jobpoll.model import BAD_ENDINGS, State
-    from jobpoll.refs import resolve_refs
     from jobpoll.render import JobPrinter, Mode, check_field, choose_mode
+    from jobpoll.targets import gather
 
     app = app_context(ctx)
-    config = app.config()
-    if provider:
-        from jobpoll.providers import get_provider
-
-        provider = get_provider(provider).name
     check_field(field)
-    refs = resolve_refs(jobs or [], provider_opt=provider, config=config, stdin=sys.stdin)
+    gathered = gather(app, jobs, provider)
     mode = Mode.JSON if raw and not field else choose_mode(json_=json_, field=field)
 
-    history = open_history(app.warn)
-    known = history.get_many([(r.provider, r.id) for r in refs]) if history else {}
-
-    endpoints = {name: resolve_endpoint(config, name) for name in {r.provider for r in refs}}
-    codes: list[int] = []
-    targets, errors = [], {}
-    for ref in refs:
-        try:
-            require_key(endpoints[ref.provider])
-        except JobpollError as exc:
-            errors[ref.ref] = exc.for_job(ref.ref)
-            continue
-        targets.append((ref.ref, endpoints[ref.provider], ref.id, known.get((ref.provider, ref.id))))
-
     outcomes = {}
-    if targets:
+    if gathered.targets:
         from jobpoll.http import SyncHttp
         from jobpoll.lookup import lookup_all
 
         with SyncHttp(verbose=app.verbose) as http:
-            outcomes = {o.ref: o for o in lookup_all(http, targets)}
+            outcomes = {o.ref: o for o in lookup_all(http, gathered.targets)}
 
+    known = {t.ref: t.previous for t in gathered.targets}
+    codes: list[int] = []
     printer = JobPrinter(
         mode, field=field, raw=raw, color=app.color,
-        secrets=[e.key for e in endpoints.values() if e.key],
+        secrets=[t.endpoint.key for t in gathered.targets if t.endpoint.key],
     )
     found = []
-    for ref in refs:
+    for ref in gathered.refs:
         outcome = outcomes.get(ref.ref)
-        error = errors.get(ref.ref) or (outcome.error if outcome else None)
+        error = gathered.errors.get(ref) or (outcome.error if outcome else None)
         job = outcome.job if outcome else None
-        previous = known.get((ref.provider, ref.id))
+        previous = known.get(ref)
         forgotten = forgotten_ending(previous, job, error)
         if forgotten:
             app.warn(f"{ref.ref}: {forgotten}")
@@ -94,6 +74,6 @@ def status_command(
             elif not job.terminal:
                 codes.append(ExitCode.UNFINISHED)
     printer.close()
-    if history is not None:
-        history.record(found)
+    if gathered.history is not None:
+        gathered.history.record(found)
     raise typer.Exit(int(combine(codes)))

@@ -7,7 +7,6 @@ one exit code out by SPEC's precedence. Everything heavy is imported when it run
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import TYPE_CHECKING, Any, List, Optional
 
@@ -18,7 +17,8 @@ from jobpoll.context import app_context
 if TYPE_CHECKING:
     from jobpoll.context import AppContext
     from jobpoll.errors import JobpollError
-    from jobpoll.poller import JobResult, PollOptions, Stop, Target
+    from jobpoll.poller import JobResult, PollOptions, Stop
+    from jobpoll.targets import Target
     from jobpoll.watch_render import WatchView
 
 JOBS_HELP = "Job references: PROVIDER:ID or a bare ID; '-' (or none, with stdin not a terminal) reads them from stdin."
@@ -55,12 +55,11 @@ def watch_command(
 ) -> None:
     """Poll jobs until each one finishes (done, failed, cancelled, timeout, expired)."""
     started = _invoked_at()  # -t counts from the command's start, imports included
-    from jobpoll.config import require_key, resolve_endpoint
     from jobpoll.durations import parse_duration
-    from jobpoll.errors import JobpollError, UsageError
-    from jobpoll.poller import PollOptions, Target
-    from jobpoll.refs import resolve_refs
+    from jobpoll.errors import UsageError
+    from jobpoll.poller import PollOptions
     from jobpoll.render import check_field, choose_mode
+    from jobpoll.targets import gather
 
     app = app_context(ctx)
     first = parse_duration(interval, what="--interval") if interval is not None else None
@@ -72,27 +71,7 @@ def watch_command(
     if ceiling <= 0:
         raise UsageError("--max-interval must be more than 0 (e.g. 30s, 2m)")
     check_field(field)
-    config = app.config()
-    if provider:
-        from jobpoll.providers import get_provider
-
-        provider = get_provider(provider).name
-    refs = resolve_refs(jobs or [], provider_opt=provider, config=config, stdin=sys.stdin)
-
-    from jobpoll.history import open_history
-
-    history = open_history(app.warn)
-    known = history.get_many([(r.provider, r.id) for r in refs]) if history else {}
-    endpoints = {name: resolve_endpoint(config, name) for name in {r.provider for r in refs}}
-    targets: list[Target] = []
-    errors: list[JobpollError] = []
-    for ref in refs:
-        try:
-            require_key(endpoints[ref.provider])
-        except JobpollError as exc:
-            errors.append(exc.for_job(ref.ref))
-            continue
-        targets.append(Target(ref, endpoints[ref.provider], known.get((ref.provider, ref.id))))
+    gathered = gather(app, jobs, provider)
 
     options = PollOptions(
         interval=first,
@@ -103,7 +82,8 @@ def watch_command(
         heartbeat=beat,
     )
     mode = choose_mode(json_=json_, field=field)
-    code, _, _ = run_watch(app, targets, options, mode=mode, field=field, errors=errors, history=history)
+    code, _, _ = run_watch(app, gathered.targets, options, mode=mode, field=field,
+                           errors=list(gathered.errors.values()), history=gathered.history)
     raise typer.Exit(int(code))
 
 

@@ -1,0 +1,59 @@
+"""From a command's job arguments to what can be looked up: checked references,
+each with its provider's endpoint and the history's last known state. Shared by
+`status` and `watch`, so both check and resolve alike, before any request."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jobpoll.config import Endpoint
+    from jobpoll.context import AppContext
+    from jobpoll.errors import JobpollError
+    from jobpoll.model import Job
+    from jobpoll.refs import JobRef
+
+
+@dataclass(frozen=True)
+class Target:
+    ref: "JobRef"
+    endpoint: "Endpoint"
+    previous: "Job | None" = None  # from the history
+
+
+@dataclass
+class Gathered:
+    refs: "list[JobRef]"  # every reference, in the order given
+    targets: list[Target]  # those that can be looked up
+    errors: "dict[JobRef, JobpollError]" = field(default_factory=dict)  # those that cannot (no key)
+    history: Any = None  # the open History, or None without one
+
+
+def gather(app: "AppContext", jobs: list[str] | None, provider: str | None) -> Gathered:
+    """References from the arguments (or stdin), checked; endpoints resolved; keys
+    required; last known states read from the history."""
+    from jobpoll.config import require_key, resolve_endpoint
+    from jobpoll.errors import JobpollError
+    from jobpoll.history import open_history
+    from jobpoll.refs import resolve_refs
+
+    config = app.config()
+    if provider:
+        from jobpoll.providers import get_provider
+
+        provider = get_provider(provider).name
+    refs = resolve_refs(jobs or [], provider_opt=provider, config=config, stdin=sys.stdin)
+    history = open_history(app.warn)
+    known = history.get_many([(r.provider, r.id) for r in refs]) if history else {}
+    endpoints = {name: resolve_endpoint(config, name) for name in {r.provider for r in refs}}
+    gathered = Gathered(refs, [], history=history)
+    for ref in refs:
+        try:
+            require_key(endpoints[ref.provider])
+        except JobpollError as exc:
+            gathered.errors[ref] = exc.for_job(ref.ref)
+            continue
+        gathered.targets.append(Target(ref, endpoints[ref.provider], known.get((ref.provider, ref.id))))
+    return gathered
