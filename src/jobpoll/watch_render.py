@@ -116,8 +116,13 @@ class _Board:
             unfinished = [r for r in rows if r.ended is None][:room]
             rows = unfinished + [r for r in rows if r.ended is not None][: room - len(unfinished)]
         table = Table.grid(padding=(0, 1))
-        table.add_column(no_wrap=True)  # job
-        table.add_column(no_wrap=True)  # state
+        # Fixed widths for the short columns: left to rich, a long job reference
+        # squeezed the state to "runni…". The reference gives way, the message fills.
+        longest = max((len(r.ref) for r in rows), default=3)
+        fixed = 9 + 24 + 4 + 7 + 5  # state, bar, percent, elapsed, the gaps
+        table.add_column(no_wrap=True, overflow="ellipsis",
+                         width=max(16, min(longest, options.max_width - fixed - 20)))  # job
+        table.add_column(no_wrap=True, width=9)  # state
         table.add_column(width=24, no_wrap=True)  # bar
         table.add_column(justify="right", width=4, no_wrap=True)  # percent
         table.add_column(justify="right", width=7, no_wrap=True)  # elapsed
