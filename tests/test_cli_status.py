@@ -323,3 +323,22 @@ def test_a_key_stored_with_set_key_is_used_by_status(sim, env):
     assert result.returncode == 0 and job["state"] == "done"
     sent = [r for r in sim.requests() if r["path"].endswith(job_id)][-1]
     assert sent["headers"]["authorization"] == "Bearer sk-stored-key-123456"
+
+
+def test_at_a_terminal_a_table_then_each_url_whole(sim, env):
+    from ptyrun import run_on_pty
+
+    done = sim.add_job("reelbot", queued=0, running=0)  # a long pre-signed URL
+    failed = sim.add_job("muvi", queued=0, running=0, outcome="failed")
+    code, screen, _ = run_on_pty(["status", f"reelbot:{done}", f"muvi:{failed}"], env, timeout=60, cols=80)
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.decode())  # colours and bold
+    assert code == 0
+    lines = text.replace("\r", "").splitlines()
+    header = next(line for line in lines if line.startswith("JOB"))
+    assert "STATE" in header and "PROGRESS" in header and "ERROR / MESSAGE" in header
+    assert any(line.startswith(f"muvi:{failed}") and "failed" in line for line in lines)
+    url_line = next(line for line in lines if line.startswith(f"reelbot:{done}") and "http" in line)
+    url = json.loads(run_cli("status", "--json", f"reelbot:{done}", env=env).stdout)["url"]
+    assert url_line.split()[-1] == url  # one line, whole, however wide the terminal
