@@ -12,6 +12,7 @@ import pytest
 
 PROVIDER_NAMES = ("json2video", "pictory", "muvi", "reelbot")
 TEST_KEY = "sk-test-9f8e7d6c5b4a3210"  # distinctive, so a leak is easy to spot
+FAST = ("-i", "0.2", "--max-interval", "1")  # watch intervals for tests: quick, still paced
 
 
 @pytest.fixture(scope="session")

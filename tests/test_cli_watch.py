@@ -18,9 +18,8 @@ from datetime import datetime
 
 import pytest
 
-from conftest import TEST_KEY, assert_clean, run_cli
+from conftest import FAST, TEST_KEY, assert_clean, run_cli
 
-FAST = ("-i", "0.2", "--max-interval", "1")
 
 
 def watch(env, *args, input=None, timeout=120):

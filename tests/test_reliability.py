@@ -20,9 +20,8 @@ import json
 import time
 import uuid
 
-from conftest import TEST_KEY, assert_clean, run_cli
+from conftest import FAST, TEST_KEY, assert_clean, run_cli
 
-FAST = ("-i", "0.2", "--max-interval", "1")
 
 # The simulator's phase -> the state jobpoll must end with.
 TRUE_STATE = {"done": "done", "failed": "failed", "cancelled": "cancelled",

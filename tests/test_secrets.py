@@ -18,13 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROVIDER_NAMES, TEST_KEY, run_cli
+from conftest import FAST, PROVIDER_NAMES, TEST_KEY, run_cli
 
 PROVIDERS = PROVIDER_NAMES
 # How each provider's key travels (the simulator logs headers verbatim).
 AUTH_HEADER = {"json2video": "x-api-key", "pictory": "authorization",
                "muvi": "authorization", "reelbot": "x-api-key"}
-FAST = ("-i", "0.2", "--max-interval", "1")
 
 
 def leaks(text: str | bytes, key: str = TEST_KEY) -> bool:

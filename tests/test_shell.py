@@ -11,10 +11,9 @@ import time
 
 import pytest
 
-from conftest import TEST_KEY
+from conftest import FAST, TEST_KEY
 from ptyrun import PtyRun
 
-FAST = ("-i", "0.2", "--max-interval", "1")
 NOISE = ("Traceback", "BrokenPipe", "Broken pipe", "Exception ignored", "Errno 32")
 
 

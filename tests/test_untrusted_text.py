@@ -13,14 +13,13 @@ import json
 import subprocess
 import sys
 
-from conftest import TEST_KEY
+from conftest import FAST, TEST_KEY
 from ptyrun import run_on_pty
 
 MARKUP = "[bold red]x[/]"
 HOSTILE = f"{MARKUP} \x1b]0;pwned\x07 \x1b[2J \rover \x9b31m c1 \x08\x7f end"
 # What must never reach a terminal from provider text (as bytes, UTF-8 encoded).
 FORBIDDEN = [b"\x1b]0;pwned", b"\x07", b"\x1b[2J", b"\x9b", b"\xc2\x9b", b"\rover", b"\x08", b"\x7f"]
-FAST = ("-i", "0.2", "--max-interval", "1")
 
 
 def forbidden_in(data: bytes) -> list[bytes]:
