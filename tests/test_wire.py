@@ -126,16 +126,17 @@ def test_connect_proxy_refusal_is_an_error():
     assert server.requests[0].startswith(b"CONNECT api.example.test:443 HTTP/1.1")
 
 
-def test_a_drip_fed_answer_ends_at_the_total_timeout():
+def drip_server() -> socket.socket:
+    """A server that answers one request a byte every 0.1 s: each read is quick, the
+    whole answer takes ten seconds."""
     sock = socket.create_server(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
 
     def drip() -> None:
         conn, _ = sock.accept()
         conn.recv(65536)
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
         try:
-            for _ in range(100):  # a byte every 0.1 s: each read is quick, the whole never ends
+            for _ in range(100):
                 conn.sendall(b"x")
                 threading.Event().wait(0.1)
         except OSError:
@@ -143,6 +144,12 @@ def test_a_drip_fed_answer_ends_at_the_total_timeout():
         conn.close()
 
     threading.Thread(target=drip, daemon=True).start()
+    return sock
+
+
+def test_a_drip_fed_answer_ends_at_the_total_timeout():
+    sock = drip_server()
+    port = sock.getsockname()[1]
     conn = Connection("http", "127.0.0.1", port, connect_timeout=5, read_timeout=5,
                       total_timeout=0.8, tls=lambda: None)
     import time
@@ -164,22 +171,8 @@ def test_watch_client_ends_a_drip_fed_answer_too(monkeypatch):
     from jobpoll.errors import UnavailableError
     from jobpoll.providers import get_provider
 
-    sock = socket.create_server(("127.0.0.1", 0))
+    sock = drip_server()
     port = sock.getsockname()[1]
-
-    def drip() -> None:
-        conn, _ = sock.accept()
-        conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-        try:
-            for _ in range(100):
-                conn.sendall(b"x")
-                threading.Event().wait(0.1)
-        except OSError:
-            pass
-        conn.close()
-
-    threading.Thread(target=drip, daemon=True).start()
     monkeypatch.setattr(http, "TIMEOUT_TOTAL", 0.8)
     muvi = get_provider("muvi")
     endpoint = Endpoint(muvi, f"http://127.0.0.1:{port}", "k" * 12, "env", None, "env")
