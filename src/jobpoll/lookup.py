@@ -120,7 +120,27 @@ def lookup_all(http: "SyncHttp", targets: "list[Target]", *, workers: int = 16) 
 
     if len(targets) == 1:
         return [one(targets[0])]
-    from concurrent.futures import ThreadPoolExecutor  # only for several jobs: it imports logging
+    # Daemon threads, not a ThreadPoolExecutor: on Ctrl-C the command ends at once
+    # instead of joining workers that sit in a 429 wait or a slow read.
+    import queue
+    import threading
 
-    with ThreadPoolExecutor(max_workers=min(workers, len(targets))) as pool:
-        return list(pool.map(one, targets))
+    results: list[Outcome | None] = [None] * len(targets)
+    pending: "queue.SimpleQueue[int]" = queue.SimpleQueue()
+    for index in range(len(targets)):
+        pending.put(index)
+
+    def worker() -> None:
+        while True:
+            try:
+                index = pending.get_nowait()
+            except queue.Empty:
+                return
+            results[index] = one(targets[index])
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(workers, len(targets)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [r for r in results if r is not None]
