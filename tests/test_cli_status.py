@@ -342,3 +342,25 @@ def test_at_a_terminal_a_table_then_each_url_whole(sim, env):
     url_line = next(line for line in lines if line.startswith(f"reelbot:{done}") and "http" in line)
     url = json.loads(run_cli("status", "--json", f"reelbot:{done}", env=env).stdout)["url"]
     assert url_line.split()[-1] == url  # one line, whole, however wide the terminal
+
+
+def test_ctrl_c_ends_a_status_of_several_jobs_at_once(sim, env):
+    """Workers waiting out a long 429 do not hold the command after Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ids = [sim.add_job("reelbot", queued=0, running=600, faults=[{"kind": "429", "times": -1, "seconds": 10}])
+           for _ in range(3)]
+    proc = subprocess.Popen([sys.executable, "-m", "jobpoll", "status", *[f"reelbot:{i}" for i in ids]],
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while sum(r["path"].endswith(tuple(ids)) for r in sim.requests()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # every worker has met its 429 and is waiting
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert time.monotonic() - sent < 5
