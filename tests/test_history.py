@@ -291,3 +291,14 @@ def test_the_cli_does_not_import_sqlite_or_platformdirs_at_start():
     code = "import sys, jobpoll.cli; print(sorted(m for m in ('sqlite3', 'platformdirs') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_list_item_keeps_the_error_details_a_lookup_gave():
+    from jobpoll.model import JobError
+
+    looked_up = Job("muvi", "job_1", State.FAILED, "failed",
+                    error=JobError("GENERATION_FAILED", "The model failed to generate the output."))
+    listed = Job("muvi", "job_1", State.FAILED, "failed", error=JobError(None, "generation failed"))
+    assert merge_known(listed, looked_up).error == looked_up.error
+    retried = Job("muvi", "job_1", State.RUNNING, "processing")
+    assert merge_known(retried, looked_up).error is None  # a new state: the old error is not its own

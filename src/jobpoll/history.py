@@ -234,7 +234,11 @@ def merge_known(fresh: Job, stored: Job | None) -> Job:
             if name == "ended_at" and not fresh.terminal:
                 continue  # a job that is not finished has not ended
             changes[name] = getattr(stored, name)
-    if fresh.error is None and stored.error is not None and fresh.state is stored.state:
+    if stored.error is not None and fresh.state is stored.state and (
+        fresh.error is None or (fresh.error.code is None and stored.error.code is not None)
+    ):
+        # Same ending, and the stored error says more (Muvi's list items carry only
+        # "failed"; its status lookup gave the code and the message).
         changes["error"] = stored.error
     if stored.extra:
         changes["extra"] = {**stored.extra, **fresh.extra}
