@@ -455,3 +455,49 @@ def test_watch_shows_the_history_ending_of_a_cleaned_pictory_job(sim, env):
     last = json.loads(result.stdout.splitlines()[-1])
     assert last["state"] == "done" and last["url"]
     assert "removed this job's data" in result.stderr
+
+
+def test_a_locked_history_delays_its_writes_not_the_polling(sim, env):
+    """Another process holding the history locked for seconds must not stall the watch:
+    the job's ending is reported on time, and recorded once the lock is gone."""
+    import sqlite3
+    import threading
+    from pathlib import Path
+
+    job_id = sim.add_job("muvi", queued=0, running=2.5, progress="linear")  # changes to record
+    seed = sim.add_job("muvi", queued=0, running=0)
+    assert run_cli("status", f"muvi:{seed}", env=env).returncode == 0  # the history file exists
+    path = Path(env["JOBPOLL_HISTORY"])
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        conn.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        release.wait(8)
+        conn.execute("COMMIT")
+        conn.close()
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert locked.wait(10)
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "jobpoll", "watch", "--json", *FAST, f"muvi:{job_id}"],
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        done_after = None
+        for line in proc.stdout:
+            if json.loads(line)["state"] == "done":
+                done_after = time.monotonic() - started
+                break
+        release.set()
+        proc.communicate(timeout=30)
+    finally:
+        release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert done_after is not None and done_after < 6, done_after  # the lock would last 8 s
+    assert proc.returncode == 0
+    listed = run_cli("list", "--json", "-p", "muvi", "--state", "done", env=env)
+    assert job_id in listed.stdout

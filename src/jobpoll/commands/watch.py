@@ -163,33 +163,43 @@ def _connections(targets, options) -> int:
 
 
 class _Recorder:
-    """Writes seen jobs to the history: at first sight and on changes, batched to at
-    most once a second (one transaction each), and whatever is left at the end."""
+    """Writes seen jobs to the history from a thread of its own: at first sight and
+    on changes, batched to at most once a second (one transaction each), and
+    whatever is left at the end. A history that another process holds locked
+    delays these writes, never the polling."""
 
     def __init__(self, history: Any):
+        import threading
+
         self.history = history
         self.pending: dict[tuple[str, str], Any] = {}
-        self.last = time.monotonic()
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="jobpoll-history", daemon=True)
+        self.thread.start()
 
     def update(self, update) -> None:
         job = update.new_state
-        if job is None:
-            return
-        self.pending[(job.provider, job.id)] = job
-        now = time.monotonic()
-        if now - self.last >= HISTORY_EVERY:
-            self.flush()
-            self.last = now
+        if job is not None:
+            with self.lock:
+                self.pending[(job.provider, job.id)] = job
 
-    def flush(self) -> None:
-        if self.pending:
+    def _flush(self) -> None:
+        with self.lock:
             jobs = list(self.pending.values())
             self.pending.clear()
+        if jobs:
             self.history.record(jobs)
 
+    def _run(self) -> None:
+        while not self.stopping.wait(HISTORY_EVERY):
+            self._flush()
+
     def close(self) -> None:
+        self.stopping.set()
+        self.thread.join()  # a write under way ends first: one writer on the connection
         try:
-            self.flush()
+            self._flush()
         finally:
             self.history.close()
 
