@@ -487,7 +487,8 @@ def test_reelbot_download(sim, client):
     assert r.status_code == 200
     body = r.json()
     assert list(body) == ["success", "downloadUrl", "expiresAt"] and body["success"] is True
-    assert body["downloadUrl"].startswith(sim.base_url + f"/_files/{done}.mp4?")
+    # Pre-signed on S3 in real life: the file origin, another origin than the API's.
+    assert body["downloadUrl"].startswith(sim.files_url + f"/_files/{done}.mp4?")
     assert "X-Amz-Expires=3600" in body["downloadUrl"] and "X-Amz-Signature=" in body["downloadUrl"]
     expires = parse(body["expiresAt"]) - datetime.now(timezone.utc)
     assert timedelta(minutes=59) < expires <= timedelta(hours=1)

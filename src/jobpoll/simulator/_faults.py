@@ -116,6 +116,7 @@ class FaultAnswers:
                       headers: dict | None = None, fault: dict | None = None,
                       job_id: str = "") -> web.StreamResponse:
         """The normal answer, or what the fault makes of it."""
+        payload = self.files.publish(provider, job_id or None, payload)  # type: ignore[attr-defined]
         if fault is None:
             return self._json(status, payload, headers)
         kind = fault["kind"]

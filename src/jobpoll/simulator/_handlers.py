@@ -16,6 +16,7 @@ from aiohttp import web
 
 from . import _providers as P
 from ._faults import FaultAnswers, _dumps
+from ._files import presigned_expired
 from ._jobs import DONE, FAILED, GENERIC_ID, J2V_ID, SimJob, iso_epoch, iso_ms
 
 MAX_J2V_RANGE = 93 * 86400.0
@@ -344,11 +345,14 @@ class ProviderHandlers(FaultAnswers):
                 self._sig_counter += 1
                 n = self._sig_counter
             sig = hashlib.sha256(f"{job.id}|{now}|{n}".encode()).hexdigest()
-            url = (f"{request.scheme}://{request.host}/_files/{job.id}.mp4"
-                   f"?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-                   f"&X-Amz-Credential=ASIASIMULATOR%2F{amz_date[:8]}%2Fus-east-1%2Fs3%2Faws4_request"
-                   f"&X-Amz-Date={amz_date}&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"
-                   f"&X-Amz-Signature={sig}")
+            query = (f"X-Amz-Algorithm=AWS4-HMAC-SHA256"
+                     f"&X-Amz-Credential=ASIASIMULATOR%2F{amz_date[:8]}%2Fus-east-1%2Fs3%2Faws4_request"
+                     f"&X-Amz-Date={amz_date}&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"
+                     f"&X-Amz-Signature={sig}")
+            if self._settings["file_origin"] and self.files.base_url:  # S3: another origin
+                url = self.files.presigned_url(job.id, query)
+            else:
+                url = f"{request.scheme}://{request.host}/_files/{job.id}.mp4?{query}"
             body = {"success": True, "downloadUrl": url, "expiresAt": iso_ms(now + 3600)}
             return await self._answer(request, "reelbot", 200, body, headers, fault=fault,
                                       job_id=job_id)
@@ -371,14 +375,7 @@ class ProviderHandlers(FaultAnswers):
             return web.Response(status=404, content_type="application/xml", text=(
                 '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
                 "<Message>The specified key does not exist.</Message></Error>"))
-        try:
-            signed = datetime.strptime(q["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(
-                tzinfo=timezone.utc).timestamp()
-            expired = time.time() > signed + int(q["X-Amz-Expires"])
-            q["X-Amz-Signature"]
-        except (KeyError, ValueError):
-            expired = True
-        if expired:
+        if presigned_expired(q):
             return web.Response(status=403, content_type="application/xml", text=(
                 '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
                 "<Message>Request has expired</Message></Error>"))

@@ -31,7 +31,7 @@ OUTCOMES = {
 }
 
 # Variant keywords add_job accepts, per provider (anything else is a typo: ValueError).
-_COMMON_VARIANTS = {"error_message", "error_code", "owner"}
+_COMMON_VARIANTS = {"error_message", "error_code", "owner", "file_size"}
 VARIANTS = {
     "json2video": _COMMON_VARIANTS | {
         "message", "progress", "client_data", "duration", "size", "width", "height",

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from ._faults import REDIRECT_MARKER
+from ._files import FileOrigin, normalize_file_faults
 from ._handlers import ProviderHandlers
 from ._jobs import PROVIDERS, TRANSIENT_KINDS, SimJob, make_job
 
@@ -32,6 +33,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "muvi_wrapped": False,
     "log_size": LOG_SIZE,
     "random_slow_delay": 1.0,
+    "file_origin": True,  # output URLs point at the file origin (_files.py)
+    "file_rate": 0.0,  # bytes a second for every file the file origin serves; 0: no limit
 }
 
 
@@ -70,11 +73,13 @@ class Simulator(ProviderHandlers):
         self._runners: list[web.AppRunner] = []
         self.base_url = ""
         self.foreign_url = ""
+        self.files = FileOrigin(self)
         self.configure(fault_rate=fault_rate, speed=speed)
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self, host: str = "127.0.0.1", port: int = 0, *, foreign_port: int = 0) -> str:
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, foreign_port: int = 0,
+              files_port: int = 0) -> str:
         """Serve in a background thread; returns the base URL ("http://127.0.0.1:PORT")."""
         if self._thread is not None:
             raise RuntimeError("the simulator is already running")
@@ -85,7 +90,8 @@ class Simulator(ProviderHandlers):
             loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
             try:
-                box["ports"] = loop.run_until_complete(self._setup(host, port, foreign_port))
+                box["ports"] = loop.run_until_complete(
+                    self._setup(host, port, foreign_port, files_port))
             except BaseException as exc:  # reported to the caller of start()
                 box["error"] = exc
                 loop.run_until_complete(self._cleanup())
@@ -110,10 +116,20 @@ class Simulator(ProviderHandlers):
         shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
         if ":" in shown:
             shown = f"[{shown}]"
-        main_port, foreign = box["ports"]
+        main_port, foreign, files = box["ports"]
         self.base_url = f"http://{shown}:{main_port}"
         self.foreign_url = f"http://{shown}:{foreign}"
+        self.files.base_url = f"http://{shown}:{files}"
         return self.base_url
+
+    @property
+    def files_url(self) -> str:
+        """The file origin, where outputs are served (see _files.py)."""
+        return self.files.base_url
+
+    def file_bytes(self, url: str) -> bytes:
+        """The whole file the file origin serves at `url`."""
+        return self.files.file_bytes(url)
 
     def stop(self) -> None:
         thread, loop = self._thread, self._loop
@@ -136,9 +152,10 @@ class Simulator(ProviderHandlers):
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    async def _setup(self, host: str, port: int, foreign_port: int) -> tuple[int, int]:
+    async def _setup(self, host: str, port: int, foreign_port: int,
+                     files_port: int) -> tuple[int, int, int]:
         ports = []
-        for origin, wanted in (("main", port), ("foreign", foreign_port)):
+        for origin, wanted in (("main", port), ("foreign", foreign_port), ("files", files_port)):
             app = web.Application(handler_args={"max_field_size": 65536})
             self._routes(app, origin)
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
@@ -147,7 +164,7 @@ class Simulator(ProviderHandlers):
             site = web.TCPSite(runner, host, wanted, backlog=2048)
             await site.start()
             ports.append(runner.addresses[0][1])
-        return ports[0], ports[1]
+        return ports[0], ports[1], ports[2]
 
     async def _cleanup(self) -> None:
         runners, self._runners = self._runners, []
@@ -180,8 +197,12 @@ class Simulator(ProviderHandlers):
                 job_id = spec.pop("job_id", None) if job_id is None else job_id
                 self._seq += 1
                 speed = spec.pop("speed", self._settings["speed"])
-                made.append(make_job(provider, job_id, rng=self._id_rng, speed=speed,
-                                     seq=self._seq, **spec))
+                file_faults = normalize_file_faults(spec.pop("file_faults", None))
+                job = make_job(provider, job_id, rng=self._id_rng, speed=speed,
+                               seq=self._seq, **spec)
+                if file_faults:
+                    job.variant["file_faults"] = file_faults
+                made.append(job)
             for job in made:
                 jobs, order = self._jobs[job.provider], self._order[job.provider]
                 old = jobs.get(job.id)
@@ -280,7 +301,7 @@ class Simulator(ProviderHandlers):
             value = float(value)
             if value <= 0:
                 raise ValueError("speed must be > 0")
-        elif name in ("latency", "random_slow_delay"):
+        elif name in ("latency", "random_slow_delay", "file_rate"):
             value = max(0.0, float(value))
         elif name.endswith("_budget"):
             n, seconds = value
@@ -295,7 +316,7 @@ class Simulator(ProviderHandlers):
             value = int(value)
             if value not in (200, 400):
                 raise ValueError("json2video_unknown_project is 200 or 400")
-        elif name in ("pictory_bot_protection", "muvi_wrapped"):
+        elif name in ("pictory_bot_protection", "muvi_wrapped", "file_origin"):
             value = bool(value)
         elif name == "log_size":
             value = int(value)
@@ -330,6 +351,9 @@ class Simulator(ProviderHandlers):
             return handler
 
         r = app.router
+        if origin == "files":
+            r.add_get("/{tail:.*}", wrap(self.files.serve))
+            return
         r.add_get("/v2/movies", wrap(self._json2video))
         r.add_get("/pictoryapis/v1/jobs/{job_id}", wrap(self._pictory))
         r.add_get("/v1/jobs", wrap(self._muvi_list))
@@ -393,6 +417,7 @@ class Simulator(ProviderHandlers):
         with self._lock:
             counts = {p: len(self._jobs[p]) for p in PROVIDERS}
         return self._json(200, {"base_url": self.base_url, "foreign_url": self.foreign_url,
+                                "files_url": self.files_url,
                                 "jobs": counts, "requests": len(self._log),
                                 "config": self.settings()})
 
