@@ -219,7 +219,7 @@ def test_jobs_looked_up_with_status_appear_in_list(lsim, lenv, key):
         assert (row["state"], row["url"], row["outputs"]) == (before["state"], before["url"], before["outputs"])
     # Muvi list items carry no URLs: the history supplied this one.
     assert listed[("muvi", muvi_done)]["url"] and listed[("muvi", muvi_done)]["url"] == status[("muvi", muvi_done)]["url"]
-    assert listed[("reelbot", reelbot_done)]["url"].startswith(lsim.base_url)
+    assert listed[("reelbot", reelbot_done)]["url"].startswith(lsim.files_url)
     created = [parse(r["created_at"]) for r in rows_of(result) if r["created_at"]]  # Pictory gives none
     assert created == sorted(created, reverse=True)
 
