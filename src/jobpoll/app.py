@@ -20,6 +20,7 @@ from jobpoll.context import AppContext
 COMMANDS: dict[str, tuple[str, str, bool]] = {
     "status": ("jobpoll.commands.status", "status_command", False),
     "watch": ("jobpoll.commands.watch", "watch_command", False),
+    "download": ("jobpoll.commands.download", "download_command", False),
     "list": ("jobpoll.commands.listing", "list_command", False),
     "config": ("jobpoll.commands.config", "config_app", True),
     "providers": ("jobpoll.commands.providers", "providers_command", False),

@@ -170,6 +170,9 @@ class Json2Video(Provider):
             error = JobError(None, TIMEOUT_MESSAGE)
 
         url = as_text(movie.get("url"))
+        size = movie.get("size")
+        # The documented byte count of the video: a download is complete only at it.
+        sizes = {url: size} if url and type(size) is int and size >= 0 else {}
         outputs: list[Output] = []
         add_output(outputs, "video", url)
         add_output(outputs, "subtitles", movie.get("ass"))  # `false` when there is none
@@ -189,6 +192,7 @@ class Json2Video(Provider):
             duration=as_duration(movie.get("duration")),
             checked_at=iso_utc(aware(now)),
             raw=movie,  # the job object, as a listing gives it: raw.status is the status
+            extra={"output_sizes": sizes} if sizes else {},
         )
 
     def _error(self, answer: Answer, body: Any) -> JobpollError:

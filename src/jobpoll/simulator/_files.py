@@ -223,7 +223,9 @@ class FileOrigin:
 
     async def _send(self, request: web.Request, path: str, size: int, start: int, end: int,
                     status: int, fault: dict) -> web.StreamResponse:
-        ctype = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        # A path without an extension is a page (Pictory's share and embed links).
+        ctype = mimetypes.guess_type(path)[0] or (
+            "text/html; charset=utf-8" if "." not in path.rsplit("/", 1)[-1] else "application/octet-stream")
         resp = web.StreamResponse(status=status, headers={
             "Accept-Ranges": "bytes",
             "ETag": '"%s"' % hashlib.md5(f"{path}:{size}".encode()).hexdigest(),
