@@ -249,7 +249,7 @@ class Downloader:
             failures += 1
             if failures > self._retries:
                 where = path or (state.part.with_name(state.part.name[:-5]) if state.part else state.item.output.url)
-                raise DownloadError(f"could not fetch {where} after {self._retries} retries: {reason}"
+                raise DownloadError(f"could not fetch {where} after {_attempts(failures)}: {reason}"
                                     + (f"; {state.have} bytes kept in {state.part} for a later resume"
                                        if state.have and state.part else ""))
             await self._sleep(BACKOFF[min(failures, len(BACKOFF)) - 1])
@@ -359,6 +359,10 @@ class Downloader:
             return DownloadError(f"cannot write {target}: {reason}{kept}", job=item.job.ref)
         where = Path(exc.filename) if exc.filename else target
         return DownloadError(f"cannot write in {where}: {reason}", job=item.job.ref)
+
+
+def _attempts(n: int) -> str:
+    return "1 attempt" if n == 1 else f"{n} attempts"
 
 
 def _provider_size(item: Planned) -> int | None:

@@ -9,8 +9,9 @@ is rewritten to ``<files_url>/<host><path>`` (Reelbot's pre-signed links become
 
 - the bytes are a pure function of the path (so a test can check a download
   against ``Simulator.file_bytes(url)``), their length is the provider's own
-  ``size`` where the answer gives one next to the URL (json2video), else the
-  job's ``file_size`` variant, else a stable size from the path (20-400 KB);
+  ``size`` where the answer gives one next to the URL (json2video), unless the
+  job's ``file_size`` variant sizes its main output (the first URL of the job,
+  its video) otherwise; else a stable size from the path (20-400 KB);
 - ``Range: bytes=N-`` / ``bytes=N-M`` answers 206 with ``Content-Range``; past
   the end 416; ``Accept-Ranges``, ``ETag`` and ``Content-Type`` as a CDN sends;
 - the request log records every request with its headers (origin "files"), so
@@ -109,6 +110,7 @@ class Published:
     provider: str
     job_id: str | None
     size: int | None = None  # the provider's own figure, where its answer gives one
+    main: bool = False  # the job's first URL (its video): the one `file_size` sizes
 
 
 @dataclass
@@ -118,6 +120,7 @@ class FileOrigin:
     sim: Any  # the Simulator: its jobs, settings and lock
     base_url: str = ""
     paths: dict[str, Published] = field(default_factory=dict)
+    mains: set[tuple[str, str]] = field(default_factory=set)
     requests_per_job: dict[tuple[str, str], int] = field(default_factory=dict)
 
     # ------------------------------------------------------------ publishing
@@ -132,7 +135,7 @@ class FileOrigin:
         if isinstance(value, str) and value.startswith("https://"):
             parts = urlsplit(value)
             path = f"/{parts.hostname}{parts.path}"
-            self.paths.setdefault(path, Published(provider, job_id))
+            self._register(path, provider, job_id)
             return self.base_url + path + (f"?{parts.query}" if parts.query else "")
         if isinstance(value, list):
             return [self._rewrite(provider, job_id, v) for v in value]
@@ -148,9 +151,17 @@ class FileOrigin:
             return out
         return value
 
+    def _register(self, path: str, provider: str, job_id: str | None) -> None:
+        if path in self.paths:
+            return
+        main = job_id is not None and (provider, job_id) not in self.mains
+        if main:
+            self.mains.add((provider, job_id))  # type: ignore[arg-type]
+        self.paths[path] = Published(provider, job_id, main=main)
+
     def presigned_url(self, job_id: str, query: str) -> str:
         path = f"/_files/{job_id}.mp4"
-        self.paths.setdefault(path, Published("reelbot", job_id))
+        self._register(path, "reelbot", job_id)
         return f"{self.base_url}{path}?{query}"
 
     def file_bytes(self, url: str) -> bytes:
@@ -163,7 +174,7 @@ class FileOrigin:
     def _size(self, path: str, entry: Published) -> int:
         job = self._job(entry)
         variant = job.variant if job is not None else {}
-        if "file_size" in variant:
+        if "file_size" in variant and entry.main:
             return int(variant["file_size"])
         if entry.size is not None:
             return entry.size
