@@ -5,7 +5,7 @@
 # The subcommands of a command ("jobpoll", "jobpoll config").
 __jobpoll_subcommands() {
     case $1 in
-        "jobpoll") echo 'status watch list providers demo simulate config history' ;;
+        "jobpoll") echo 'status watch download list providers demo simulate config history' ;;
         "jobpoll config") echo 'path set-key unset-key set unset get show' ;;
         "jobpoll history") echo 'path prune' ;;
     esac
@@ -17,6 +17,7 @@ __jobpoll_options() {
         "jobpoll") echo '--version --config --no-color -v --verbose -q --quiet -h --help' ;;
         "jobpoll status") echo '--json --field --raw --exit-status -p --provider -h --help' ;;
         "jobpoll watch") echo '-i --interval --max-interval -t --timeout --retries --fail-fast --heartbeat --json --field -p --provider -h --help' ;;
+        "jobpoll download") echo '-o --output-dir --type --name --json --retries -p --provider -h --help' ;;
         "jobpoll list") echo '-p --provider --since --until --state --limit --json --field -h --help' ;;
         "jobpoll providers") echo '--json -h --help' ;;
         "jobpoll demo") echo '-h --help' ;;
@@ -48,6 +49,11 @@ __jobpoll_option_values() {
         "jobpoll watch --heartbeat") echo none ;;
         "jobpoll watch --field") echo field ;;
         "jobpoll watch -p"|"jobpoll watch --provider") echo provider ;;
+        "jobpoll download -o"|"jobpoll download --output-dir") echo none ;;
+        "jobpoll download --type") echo none ;;
+        "jobpoll download --name") echo none ;;
+        "jobpoll download --retries") echo none ;;
+        "jobpoll download -p"|"jobpoll download --provider") echo provider ;;
         "jobpoll list -p"|"jobpoll list --provider") echo provider ;;
         "jobpoll list --since") echo none ;;
         "jobpoll list --until") echo none ;;
@@ -68,6 +74,7 @@ __jobpoll_argument_values() {
     case "$1 $2" in
         "jobpoll status "*) echo job ;;
         "jobpoll watch "*) echo job ;;
+        "jobpoll download "*) echo job ;;
         "jobpoll config set-key 0") echo provider ;;
         "jobpoll config unset-key 0") echo provider ;;
         "jobpoll config set 0") echo setting ;;

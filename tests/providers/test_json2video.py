@@ -435,3 +435,15 @@ def test_apostrophes_do_not_hide_the_words():
         parse({"success": False, "message": "Project 'AAAAAAAAAAAAAAAA' doesn't exist"}, 400)
     with pytest.raises(AuthError):
         parse({"success": False, "message": "Can't validate the API key 'abc'"}, 403)
+
+
+# ---- the documented size of the video ---------------------------------------------
+def test_the_documented_size_is_kept_for_the_video_url():
+    job = parse(J2V_DONE)
+    assert job.extra["output_sizes"] == {J2V_DONE["movie"]["url"]: 6876189}
+
+
+@pytest.mark.parametrize("size", [None, "6876189", -1, 1.5, True])
+def test_a_size_that_is_not_a_byte_count_is_not_kept(size):
+    job = parse(variant(J2V_DONE, "movie", size=size))
+    assert "output_sizes" not in job.extra

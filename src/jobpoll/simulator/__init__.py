@@ -24,12 +24,14 @@ Python API
     runs). fault_rate: 0..1, the share of provider requests that meet a random
     transient fault (500, 503, truncated, invalid_json, reset, slow, 429).
     speed: lifecycle speed-up for jobs added from now on (2.0 = twice as fast).
-``start(host="127.0.0.1", port=0, *, foreign_port=0) -> str``
+``start(host="127.0.0.1", port=0, *, foreign_port=0, files_port=0) -> str``
     Serves in a background thread with its own event loop; returns
     ``base_url`` ("http://127.0.0.1:PORT"). A second listener, the *foreign
     origin* (``foreign_url``), stands for "some other host" in redirect tests:
     it serves the same provider paths without checking keys, answers a
     valid-looking payload, and logs what it got (origin "foreign").
+    A third, the *file origin* (``files_url``; ``files_port``), serves the
+    jobs' outputs as a CDN would: see ``jobpoll.simulator._files``.
     Raises OSError when the port is taken.
 ``stop()``: idempotent.
 ``add_job(provider, job_id=None, *, queued=1.0, running=3.0, outcome="done", age=0.0, faults=None, **variant) -> str``
@@ -62,7 +64,9 @@ Python API
     json2video_unknown_project = 200 (or 400: the "internal error" quirk),
     muvi_wrapped = False (every Muvi answer as {success, data, requestId}),
     log_size = 200000, random_slow_delay = 1.0 (the delay of fault_rate's
-    "slow" faults; their 429s say Retry-After: 1).
+    "slow" faults; their 429s say Retry-After: 1), file_origin = True (output
+    URLs in answers point at the file origin), file_rate = 0 (bytes a second
+    for every file served; 0: no limit).
 Thread safety: jobs and settings may be changed from any thread while serving.
 
 Jobs and their lifecycle
@@ -85,7 +89,10 @@ provider reports progress), then ``outcome``:
 
 Variants (add_job keywords; unknown ones raise ValueError):
     all        error_message, error_code, owner (only this API key sees the job;
-               other keys get the provider's not-found answer)
+               other keys get the provider's not-found answer), file_size (bytes
+               of the main output on the file origin), file_faults (faults of
+               the file origin: drop, wrong_length, slow, no_range, status,
+               reset; see _files.py)
     json2video message (informational), progress=True (adds a "progress"
                field; the documented API has none), client_data, duration,
                size, width, height, subtitles (False: "ass" stays false),
@@ -165,7 +172,9 @@ GET /api/v1/video/download/{projectId} (Reelbot)
     &X-Amz-Expires=3600&X-Amz-Signature=...", "expiresAt": now + 1 h}; a new URL
     on every call. Not completed: 400 VIDEO_NOT_READY; failed: 404
     OUTPUT_NOT_FOUND; unknown: 404 NOT_FOUND.
-GET /_files/<id>.mp4?...: a tiny fake MP4 (403 AccessDenied XML once expired).
+GET /_files/<id>.mp4?...: a tiny fake MP4 (403 AccessDenied XML once expired);
+    with file_origin on, the links point at the file origin instead, which
+    serves the job's file there.
 
 Faults
 ======
@@ -213,7 +222,7 @@ any provider request (before the key is checked).
 
 HTTP control API (main origin; drives a ``jobpoll simulate`` subprocess)
 =======================================================================
-    GET  /_sim                 {"base_url", "foreign_url", "jobs": counts,
+    GET  /_sim                 {"base_url", "foreign_url", "files_url", "jobs": counts,
                                "requests": log size, "config"}
     POST /_sim/jobs            one spec or a list (as add_jobs) -> {"ids",
                                "refs": ["provider:id", ...]}; 400 {"error"}
@@ -330,6 +339,7 @@ def serve(port: int = 8765, host: str = "127.0.0.1", *, seed: int | None = None,
             "GET /_sim/requests, POST /_sim/reset, POST /_sim/config "
             "(see: python -c 'import jobpoll.simulator as s; help(s)').",
             f"Foreign origin (redirect tests): {sim.foreign_url}",
+            f"File origin (the outputs, as a CDN would serve them): {sim.files_url}",
             f"fault_rate={fault_rate} seed={seed}. Press Ctrl-C to stop.",
         ]
         out.write("\n".join(lines) + "\n")
