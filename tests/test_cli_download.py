@@ -169,6 +169,7 @@ def test_a_bad_name_template_is_refused_before_anything_is_fetched(sim, env, tmp
     assert result.returncode == 2, result.stderr
     assert says in result.stderr and result.stderr.count("\n") == 1
     assert result.stdout == "" and file_requests(sim, since) == []
+    assert sim.requests(origin="main", since=since) == []  # refused before any lookup
     assert not (tmp_path / "tmp").exists() and not any(tmp_path.rglob(f"*{job}*"))
 
 

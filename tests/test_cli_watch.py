@@ -115,7 +115,7 @@ def test_field_url_prints_each_url_once_when_the_job_finishes(sim, env):
     assert result.returncode == 0, result.stderr
     urls = result.stdout.splitlines()
     assert len(urls) == 3 and len(set(urls)) == 3
-    assert all(u.startswith("https://") for u in urls)
+    assert all(u.startswith(sim.files_url + "/cdn.muvi.video/") for u in urls)
 
 
 def test_references_from_stdin_words_and_json_lines(sim, env):

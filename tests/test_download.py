@@ -71,9 +71,19 @@ def test_bad_templates_are_usage_errors(template, error):
 
 @pytest.mark.parametrize("template", ["../{id}{ext}", "/abs/{id}", "{provider}/../../x", "a/", "."])
 def test_a_name_outside_the_directory_is_refused(template):
-    [item] = plan(done_job(), [Output("video", VIDEO)], check_template(template))
+    with pytest.raises(UsageError, match="not a file inside the output directory"):
+        check_template(template)
+    [item] = plan(done_job(), [Output("video", VIDEO)], template)
     with pytest.raises(UsageError, match="not a file inside the output directory"):
         item.name()
+
+
+def test_a_name_made_unsafe_only_by_a_job_is_refused_for_that_job():
+    [item] = plan(done_job(), [Output("video", "https://x/a.mp4")], check_template("{ext}"))
+    assert item.name() == ".mp4"
+    [item] = plan(done_job(), [Output("video", "https://x/a")], check_template("{ext}"))
+    with pytest.raises(UsageError, match="gives '' for muvi:job_1"):
+        item.name("")  # no extension in the URL, none from the Content-Type
 
 
 def test_extensions_from_the_url_or_the_content_type():

@@ -62,10 +62,20 @@ def check_template(template: str) -> str:
             raise UsageError(f"--name {template!r}: conversions such as !{conversion} are not supported")
     sample = {"provider": "p", "id": "i", "type": "video", "index": 1, "ext": ".mp4"}
     try:
-        template.format(**sample)
+        inside_directory(template.format(**sample), template, "any job")
     except (ValueError, TypeError) as exc:
         raise UsageError(f"--name {template!r}: {exc}") from None
     return template
+
+
+def inside_directory(name: str, template: str, ref: str) -> str:
+    """`name` as a relative path that stays inside the output directory, or UsageError."""
+    path = PurePosixPath(name)
+    if not name or name.endswith("/") or path.is_absolute() or ".." in path.parts \
+            or "\x00" in name or str(path) == ".":
+        raise UsageError(f"--name {template!r} gives {name!r} for {ref}, "
+                         "which is not a file inside the output directory")
+    return str(path)
 
 
 def url_ext(url: str) -> str | None:
@@ -104,13 +114,7 @@ class Planned:
         """The relative file name; UsageError if it would leave the directory."""
         fields = {"provider": self.job.provider, "id": self.job.id, "type": self.output.type,
                   "index": self.index, "ext": self.ext if self.ext is not None else (ext or "")}
-        name = self.template.format(**fields)
-        path = PurePosixPath(name)
-        if not name or name.endswith("/") or path.is_absolute() or ".." in path.parts \
-                or "\x00" in name or name in (".", ""):
-            raise UsageError(f"--name {self.template!r} gives {name!r} for {self.job.ref}, "
-                             "which is not a file inside the output directory")
-        return str(path)
+        return inside_directory(self.template.format(**fields), self.template, self.job.ref)
 
 
 def plan(job: Job, outputs: list[Output], template: str | None) -> list[Planned]:
