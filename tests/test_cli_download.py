@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TEST_KEY, assert_clean, run_cli
+from jobpoll.model import Output
 
 MB = 1_000_000
 
@@ -380,3 +382,27 @@ def test_a_terminal_shows_a_progress_bar_per_file(sim, env, tmp_path):
     assert f"pictory-{job}-video-1.mp4" in text and f"pictory-{job}-audio-2.mp3" in text
     assert "kB" in text  # bytes done / total
     assert len(lines(out.decode())) == 2
+
+
+def test_a_link_refused_before_its_stated_expiry_is_asked_for_once_more(sim, env, tmp_path):
+    job = sim.add_job("reelbot", queued=0, running=0)
+    ref = f"reelbot:{job}"
+    assert run_cli("status", ref, env=env).returncode == 0
+    from jobpoll.history import connect_history  # the storage will say: signed too long ago
+
+    history = connect_history(print, Path(env["JOBPOLL_HISTORY"]))
+    old = history.get_many([("reelbot", job)])[("reelbot", job)]
+    stale = re.sub(r"X-Amz-Date=\d{8}T\d{6}Z", "X-Amz-Date=20200101T000000Z", old.url)
+    history.record([old.with_(url=stale, outputs=(Output("video", stale),))])
+    history.close()
+
+    since = time.time()
+    result = download(env, "-o", str(tmp_path / "out"), ref)
+    assert result.returncode == 0, result.stderr
+    assert [g["status"] for g in file_requests(sim, since, job)] == [403, 200]
+    assert len([r for r in sim.requests(origin="main", since=since) if "/video/download/" in r["path"]]) == 1
+    assert file_digest(Path(result.stdout.strip())) == digest(served(sim, job_url(env, ref)))
+    # The new link is in the history: the next run asks the provider for nothing new.
+    since = time.time()
+    assert download(env, "-o", str(tmp_path / "again"), ref).returncode == 0
+    assert [r for r in sim.requests(origin="main", since=since) if "/video/download/" in r["path"]] == []

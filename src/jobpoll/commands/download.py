@@ -44,14 +44,26 @@ def download_command(
     directory = prepare_directory(output_dir)
     gathered = gather(app, jobs, provider)
 
-    outcomes: dict[str, Any] = {}
-    if gathered.targets:
-        from jobpoll.http import SyncHttp
-        from jobpoll.lookup import lookup_all
+    from jobpoll.http import SyncHttp
+    from jobpoll.lookup import lookup_all
 
-        with SyncHttp(verbose=app.verbose) as http:
-            outcomes = {o.ref: o for o in lookup_all(http, gathered.targets)}
+    with SyncHttp(verbose=app.verbose) as http:
+        outcomes = {o.ref: o for o in lookup_all(http, gathered.targets)} if gathered.targets else {}
+        codes, answered, plans = _settle_all(app, gathered, outcomes, kinds, template)
+        if gathered.history is not None:
+            gathered.history.record([job for _, job in answered if job is not None])
+        saved = _save(app, directory, plans, retries=retries, renew=_renewer(http, gathered))
+    _print(answered, saved, json_=json_)
+    for result in saved.values():
+        for error in result.errors:
+            print(f"jobpoll: error: {error.line()}", file=sys.stderr)
+            codes.append(error.exit_code)
+    raise typer.Exit(int(combine(codes)))
 
+
+def _settle_all(app: "AppContext", gathered: Any, outcomes: dict[str, Any], kinds: tuple[str, ...],
+                template: str | None) -> tuple[list[int], "list[tuple[str, Job | None]]", "dict[str, list[Planned]]"]:
+    """Per argument its job (or None, its error reported); per job what to save."""
     codes: list[int] = []
     known = {t.ref: t.previous for t in gathered.targets}
     answered: list[tuple[str, Job | None]] = []  # per argument: its ref and job (None: no answer)
@@ -63,16 +75,26 @@ def download_command(
         answered.append((ref.ref, job))
         if job is not None and ref.ref not in plans:
             plans[ref.ref] = _plan(job, kinds, template, codes)
-    if gathered.history is not None:
-        gathered.history.record([job for _, job in answered if job is not None])
+    return codes, answered, plans
 
-    saved = _save(app, directory, plans, retries=retries)
-    _print(answered, saved, json_=json_)
-    for result in saved.values():
-        for error in result.errors:
-            print(f"jobpoll: error: {error.line()}", file=sys.stderr)
-            codes.append(error.exit_code)
-    raise typer.Exit(int(combine(codes)))
+
+def _renewer(http: Any, gathered: Any) -> Any:
+    """A fresh lookup of a job (its follow-up included), for a pre-signed link the
+    storage refused before its stated expiry: Reelbot's download endpoint is asked
+    once more (of its 30 an hour), and the new link goes to the history."""
+    import asyncio
+
+    from jobpoll.lookup import lookup
+
+    endpoints = {t.ref.ref: t.endpoint for t in gathered.targets}
+
+    async def renew(job: "Job") -> "Job":
+        fresh = await asyncio.to_thread(lookup, http, endpoints[job.ref], job.id)
+        if gathered.history is not None:
+            gathered.history.record([fresh])
+        return fresh
+
+    return renew
 
 
 def _settled(app: "AppContext", ref: str, job: "Job | None", error: Any, previous: "Job | None",
@@ -119,7 +141,7 @@ def _plan(job: "Job", kinds: tuple[str, ...], template: str | None, codes: list[
 
 
 def _save(app: "AppContext", directory: Any, plans: "dict[str, list[Planned]]", *,
-          retries: int) -> "dict[str, Saved]":
+          retries: int, renew: Any = None) -> "dict[str, Saved]":
     """Every planned file, at once; the result per job."""
     from jobpoll.engine.download import Saved
 
@@ -139,7 +161,7 @@ def _save(app: "AppContext", directory: Any, plans: "dict[str, list[Planned]]", 
 
     async def run() -> list[Saved]:
         async with open_client() as client:
-            downloader = Downloader(client, directory, retries=retries, progress=bars, log=log)
+            downloader = Downloader(client, directory, retries=retries, progress=bars, log=log, renew=renew)
             with bars:
                 return await save_all(downloader, [plans[r] for r in refs])
 

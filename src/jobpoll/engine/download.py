@@ -19,7 +19,7 @@ import asyncio
 import errno
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
@@ -28,6 +28,8 @@ from jobpoll.errors import JobpollError, UnavailableError
 
 if TYPE_CHECKING:
     import httpx
+
+    from jobpoll.model import Job
 
 CONNECTIONS = 4  # files fetched at once
 RETRIES = 5  # attempts in a row that bring no byte, tolerated per file
@@ -42,6 +44,10 @@ class DownloadError(UnavailableError):
 
 class _Retry(Exception):
     """An attempt that failed in a way worth trying again (network, 5xx, cut short)."""
+
+
+class _Refused(Exception):
+    """A pre-signed link refused (401/403/410): it may have expired early."""
 
 
 class Progress(Protocol):
@@ -105,6 +111,7 @@ class _Attempt:
     have: int = 0  # bytes in the .part
     total: int | None = None  # the size the server announced first
     task: Any = None
+    renewed: bool = False  # the link was asked for anew once already
 
 
 class Downloader:
@@ -113,7 +120,8 @@ class Downloader:
     def __init__(self, client: "httpx.AsyncClient", directory: Path, *, retries: int = RETRIES,
                  connections: int = CONNECTIONS, progress: Progress | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None,
+                 renew: "Callable[[Job], Awaitable[Job]] | None" = None):
         self._client = client
         self._dir = directory
         self._retries = retries
@@ -121,6 +129,7 @@ class Downloader:
         self._progress = progress or NoProgress()
         self._sleep = sleep
         self._log = log
+        self._renew = renew  # a fresh lookup, for a refused pre-signed link
         self._claimed: set[Path] = set()  # names taken in this run (two outputs, one name)
 
     async def save(self, items: list[Planned]) -> Saved:
@@ -237,6 +246,12 @@ class Downloader:
                 if path is not None and state.fh is None:  # found complete on disk
                     return path
                 break
+            except _Refused as exc:
+                if state.renewed or self._renew is None:
+                    raise DownloadError(str(exc)) from None
+                state.renewed = True
+                state.item = await self._renewed(state.item)
+                continue
             except _Retry as exc:
                 reason = str(exc)
             except Exception as exc:  # the HTTP library's network errors
@@ -283,6 +298,8 @@ class Downloader:
                 raise _Retry("the partial file did not fit the server's; starting over")
             if code in (408, 425, 429) or code >= 500:
                 raise _Retry(f"HTTP {code} from {_host(item.output.url)}")
+            if code in (401, 403, 410) and "url_expires_at" in item.job.extra:
+                raise _Refused(f"{_host(item.output.url)} refused the download link for {path} (HTTP {code})")
             if code not in (200, 206):
                 raise DownloadError(f"{_host(item.output.url)} answered HTTP {code} for {path}")
             announced = self._announced(state, response)
@@ -295,6 +312,16 @@ class Downloader:
         if state.total is not None and state.have < state.total:
             raise _Retry(f"the connection ended after {state.have} of {state.total} bytes")
         return path
+
+    async def _renewed(self, item: Planned) -> Planned:
+        """The item with the link a fresh lookup gives (the same output of the job)."""
+        job = await self._renew(item.job)  # type: ignore[misc]
+        same = [o for o in job.outputs if o.type == item.output.type]
+        mine = [o for o in item.job.outputs if o.type == item.output.type]
+        before = mine.index(item.output) if item.output in mine else 0
+        if before >= len(same):
+            raise DownloadError(f"{item.job.ref} no longer has this {item.output.type} output")
+        return replace(item, job=job, output=same[before])
 
     def _answered_range_past_end(self, state: _Attempt, response: Any) -> bool:
         """Whether a 416 means the .part already holds the whole file (else it restarts)."""
