@@ -406,3 +406,27 @@ def test_a_link_refused_before_its_stated_expiry_is_asked_for_once_more(sim, env
     since = time.time()
     assert download(env, "-o", str(tmp_path / "again"), ref).returncode == 0
     assert [r for r in sim.requests(origin="main", since=since) if "/video/download/" in r["path"]] == []
+
+
+def test_ctrl_c_keeps_the_part_and_the_next_run_resumes_it(sim, env, tmp_path):
+    import signal
+
+    job = sim.add_job("muvi", queued=0, running=0, file_size=4 * MB,
+                      file_faults=[{"kind": "slow", "rate": 1 * MB}])
+    out = tmp_path / "out"
+    part = out / f"muvi-{job}.mp4.part"
+    proc = subprocess.Popen([sys.executable, "-m", "jobpoll", "download", "-o", str(out), f"muvi:{job}"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while (not part.exists() or part.stat().st_size < 100_000) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and stdout == "" and lines(stderr) == ["jobpoll: interrupted"]
+    kept = part.stat().st_size
+    assert 100_000 <= kept < 4 * MB and not (out / f"muvi-{job}.mp4").exists()
+    since = time.time()
+    result = download(env, "-o", str(out), f"muvi:{job}")
+    assert result.returncode == 0, result.stderr
+    assert [g["headers"].get("range") for g in file_requests(sim, since, job)] == [f"bytes={kept}-"]
+    assert file_digest(out / f"muvi-{job}.mp4") == digest(served(sim, job_url(env, f"muvi:{job}")))
