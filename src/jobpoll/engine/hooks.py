@@ -1,0 +1,86 @@
+"""`watch --exec CMD`: a shell command run once per job that reaches a final state.
+
+The command sees the job in its environment (JOBPOLL_REF, JOBPOLL_PROVIDER,
+JOBPOLL_ID, JOBPOLL_STATE, JOBPOLL_URL: empty where there is none, JOBPOLL_FILES:
+the saved paths joined by newlines, no trailing newline) on top of jobpoll's own;
+its output goes to jobpoll's stderr, so stdout stays the results'. It runs on the
+event loop as a subprocess: the watch goes on polling meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+from jobpoll.model import Job
+
+HOOKS_AT_ONCE = 4  # hooks running at the same time; more wait their turn
+
+
+@dataclass(frozen=True)
+class HookResult:
+    ref: str
+    returncode: int
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def line(self) -> str:
+        """The one line that reports a failed hook."""
+        if self.returncode < 0:
+            try:
+                name = signal.Signals(-self.returncode).name
+            except ValueError:
+                name = f"signal {-self.returncode}"
+            return f"{self.ref}: the --exec command was killed by {name}"
+        return f"{self.ref}: the --exec command exited with status {self.returncode}"
+
+
+def hook_environment(job: Job, files: list[str], base: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    env.update(
+        JOBPOLL_REF=job.ref,
+        JOBPOLL_PROVIDER=job.provider,
+        JOBPOLL_ID=job.id,
+        JOBPOLL_STATE=job.state.value,
+        JOBPOLL_URL=job.url or "",
+        JOBPOLL_FILES="\n".join(files),
+    )
+    return env
+
+
+class Hooks:
+    """Runs CMD for finished jobs, a few at a time."""
+
+    def __init__(self, command: str, *, stderr: TextIO | None = None, at_once: int = HOOKS_AT_ONCE):
+        self.command = command
+        self._stderr = stderr
+        self._gate = asyncio.Semaphore(at_once)
+
+    async def run(self, job: Job, files: list[str]) -> HookResult:
+        out = self._stderr or sys.stderr
+        out.flush()
+        async with self._gate:
+            proc = await asyncio.create_subprocess_shell(
+                self.command, env=hook_environment(job, files), stdin=asyncio.subprocess.DEVNULL,
+                stdout=out.fileno(), stderr=out.fileno(),
+                start_new_session=True,  # Ctrl-C is jobpoll's to handle; the hook ends with it below
+            )
+            try:
+                code = await proc.wait()
+            except asyncio.CancelledError:
+                _end(proc)
+                raise
+        return HookResult(job.ref, code)
+
+
+def _end(proc: "asyncio.subprocess.Process") -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
