@@ -66,5 +66,11 @@ class RateLimitedError(UnavailableError):
         self.retry_at = retry_at
 
 
+class UnfinishedError(JobpollError, TimeoutError):
+    """A watch's timeout passed before the job finished."""
+
+    exit_code = ExitCode.UNFINISHED
+
+
 class Interrupted(JobpollError):
     exit_code = ExitCode.INTERRUPTED

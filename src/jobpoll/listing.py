@@ -1,10 +1,12 @@
-"""`jobpoll list`: jobs from the providers that can list (json2video, Muvi) and from
-the local history for those that cannot (Pictory, Reelbot), newest first.
+"""`jobpoll list`: jobs from the providers that can list and from the local history
+for those that cannot, newest first.
 
 This module decides what to ask and gathers the answers; commands/listing.py
-parses the options and prints. Listing from an API pages to the end (or to
---limit) through lookup.with_retries; one provider's failure is reported and the
-others are still listed.
+parses the options and prints. It names no provider: each provider builds the
+request for a page and reads a page (providers/base.py: list_request, parse_list,
+and how its list pages: list_dated, list_max_span, list_states...); this module
+pages to the end (or to --limit) through the lookup rules' retries. One
+provider's failure is reported and the others are still listed.
 """
 
 from __future__ import annotations
@@ -17,17 +19,15 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from jobpoll.durations import parse_span
 from jobpoll.errors import Interrupted, JobpollError, UnavailableError, UsageError
-from jobpoll.model import STATE_NAMES, Job, State, iso_utc, parse_time, utcnow
+from jobpoll.model import STATE_NAMES, Job, State, parse_time, utcnow
 
 if TYPE_CHECKING:
     from jobpoll.config import Config, Endpoint
     from jobpoll.history import History
     from jobpoll.http import SyncHttp
 
-# json2video's own default is "since the first day of this month", which lists
-# almost nothing on the 1st; jobpoll asks for the last 30 days instead.
-DEFAULT_API_RANGE = timedelta(days=30)
-PAGE_SIZE = 100  # the most either API gives per page
+DEFAULT_API_RANGE = timedelta(days=30)  # a dated list without --since, unless the provider says
+PAGE_SIZE = 100  # the most the APIs give per page
 MAX_PAGES = 2000  # per window: an API that keeps handing out cursors must not loop forever
 
 API = "api"
@@ -172,7 +172,7 @@ def list_jobs(
         from jobpoll.history import merge_known
 
         known = history.get_many([(j.provider, j.id) for j in listed])
-        # Muvi's list items carry no URLs: the history has them for jobs seen finished.
+        # Some lists' items carry no URLs: the history has them for jobs seen finished.
         listed = [merge_known(j, known.get((j.provider, j.id))) for j in listed]
         history.record(listed)
     result.rows.extend(Row(job, API) for job in listed)
@@ -215,12 +215,9 @@ def list_from_api(
 ) -> tuple[list[Job], JobpollError | None]:
     """(jobs, None), or the jobs gathered before a failure and that failure."""
     name = endpoint.provider.name
-    lister = _LISTERS.get(name)
-    if lister is None:  # a provider with supports_list but no plan here: say so, don't guess
-        return [], UnavailableError(f"jobpoll does not know how to list {name} jobs yet")
     jobs: list[Job] = []
     try:
-        for job in lister(http, endpoint, query, now):
+        for job in _listed(http, endpoint, query, now):
             jobs.append(job)
             if query.limit is not None and len(jobs) >= query.limit:
                 break
@@ -245,12 +242,12 @@ def _pages(
     *,
     since: datetime | None,
     until: datetime | None,
-    state: State | None,
+    state: str | None,
     page_size: Callable[[], int],
     cancel: threading.Event,
 ) -> Iterator[list[Job]]:
     """Each page's jobs, following the cursor to the end."""
-    from jobpoll.lookup import with_retries
+    from jobpoll.engine.lookup import with_retries
 
     provider = endpoint.provider
     cursor: str | None = None
@@ -259,7 +256,7 @@ def _pages(
         if cancel.is_set():
             raise Interrupted(f"listing {provider.name} jobs was interrupted")
         request = provider.list_request(
-            since=since, until=until, state=state.value if state else None,
+            since=since, until=until, state=state,
             limit=page_size(), cursor=cursor,
         )
         page = with_retries(lambda: provider.parse_list(http.get(endpoint, request), utcnow()))
@@ -273,82 +270,51 @@ def _pages(
     raise UnavailableError(f"{provider.name} kept handing out more pages ({MAX_PAGES}); stopped listing")
 
 
-def _json2video(http: "SyncHttp", endpoint: "Endpoint", query: ListQuery, now: datetime) -> Iterator[Job]:
-    """date_start/date_end in windows of at most 93 days, newest window first;
-    json2video cannot filter by status, so --state is applied here."""
+def _listed(http: "SyncHttp", endpoint: "Endpoint", query: ListQuery, now: datetime) -> Iterator[Job]:
+    """Every job the provider's list endpoint holds for the query, each once.
+
+    A dated list is asked for windows of at most the provider's `list_max_span`,
+    newest window first; an undated one is paged to the end (newest first ones
+    stop at --since) and --since/--until are applied to created_at here. --state goes to
+    the server where the provider can filter on it, else it is applied here."""
     provider = endpoint.provider
-    until = query.until or now
-    since = query.since or until - DEFAULT_API_RANGE
-    seen: set[str] = set()  # the jobs handed out so far
-
-    def page_size() -> int:
-        return _page_size(query, len(seen), exact=query.state is None)
-
-    for start, end in reversed(provider.list_windows(since, until)):  # type: ignore[attr-defined]
-        try:
-            for jobs in _pages(http, endpoint, since=start, until=end, state=None, page_size=page_size,
-                              cancel=query.cancel):
-                for job in jobs:
-                    # Windows share their boundary instant: a movie there is listed twice.
-                    if job.id in seen or (query.state is not None and job.state is not query.state):
-                        continue
-                    seen.add(job.id)
-                    yield job
-        except UsageError as exc:
-            raise _explain_json2video(exc, start, end) from None
-
-
-def _explain_json2video(exc: UsageError, start: datetime, end: datetime) -> UsageError:
-    """json2video's documented 400s, with what they mean for this command."""
-    text = exc.message.lower()
-    window = f"{iso_utc(start)} to {iso_utc(end)}"
-    if "start date" in text or "end date" in text:
-        exc.hint = f"jobpoll sent the range {window}; check --since/--until"
-    elif "date range" in text or "3 months" in text:
-        exc.hint = (f"jobpoll splits ranges into windows of at most 93 days and sent {window}; "
-                    "please report this")
+    wanted = query.state.value if query.state is not None else None
+    server_state = wanted if wanted in provider.list_states else None
+    if provider.list_dated:
+        until = query.until or now
+        since = query.since or until - (provider.list_default_span or DEFAULT_API_RANGE)
+        windows: list[tuple[datetime | None, datetime | None]] = list(reversed(provider.list_windows(since, until)))
+        dated_here = False
     else:
-        exc.hint = f"while listing json2video jobs from {window}"
-    return exc
-
-
-def _muvi(http: "SyncHttp", endpoint: "Endpoint", query: ListQuery, now: datetime) -> Iterator[Job]:
-    """Newest first, following nextCursor while hasMore. --state goes to the server
-    where Muvi can filter on it (queued, running, done, failed, cancelled), else it
-    is applied here; Muvi has no date filter, so --since/--until are applied to
-    createdAt here, and paging stops at the first job older than --since."""
-    from jobpoll.providers.muvi import FILTERS
-
-    server_state = query.state if query.state in FILTERS else None
-    exact = query.since is None and query.until is None and query.state is server_state
+        windows, dated_here = [(None, None)], query.since is not None or query.until is not None
+    # Every job the server sends is handed out: a page may ask for just what is still wanted.
+    exact = server_state == wanted and not dated_here
     seen: set[str] = set()  # the jobs handed out so far
 
     def page_size() -> int:
         return _page_size(query, len(seen), exact=exact)
 
-    for jobs in _pages(http, endpoint, since=None, until=None, state=server_state,
-                       page_size=page_size, cancel=query.cancel):
-        past_since = False
-        for job in jobs:
-            created = parse_time(job.created_at)
-            if query.since is not None and created is not None and created < query.since:
-                past_since = True
-                continue
-            if (query.since or query.until) and created is None:
-                continue
-            if query.until is not None and created is not None and created > query.until:
-                continue
-            if query.state is not None and job.state is not query.state:
-                continue
-            if job.id in seen:
-                continue
-            seen.add(job.id)
-            yield job
-        if past_since:
-            return
-
-
-_LISTERS: dict[str, Callable[["SyncHttp", "Endpoint", ListQuery, datetime], Iterator[Job]]] = {
-    "json2video": _json2video,
-    "muvi": _muvi,
-}
+    for start, end in windows:
+        try:
+            for jobs in _pages(http, endpoint, since=start, until=end, state=server_state,
+                               page_size=page_size, cancel=query.cancel):
+                past_since = False
+                for job in jobs:
+                    if dated_here:
+                        created = parse_time(job.created_at)
+                        if created is None:
+                            continue
+                        if query.since is not None and created < query.since:
+                            past_since = True
+                            continue
+                        if query.until is not None and created > query.until:
+                            continue
+                    # Windows share their boundary instant: a job there is listed twice.
+                    if job.id in seen or (query.state is not None and job.state is not query.state):
+                        continue
+                    seen.add(job.id)
+                    yield job
+                if past_since and provider.list_newest_first:
+                    return  # newest first: the rest was created before --since
+        except JobpollError as exc:
+            raise provider.explain_list_error(exc, start, end) from None

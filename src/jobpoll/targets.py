@@ -1,16 +1,15 @@
-"""From a command's job arguments to what can be looked up: checked references,
-each with its provider's endpoint and the history's last known state. Shared by
-`status` and `watch`, so both check and resolve alike, before any request."""
+"""From job references to what can be looked up: checked references, each with
+its provider's endpoint and the history's last known state. Shared by every
+command and library call that looks jobs up, so all check and resolve alike,
+before any request."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 if TYPE_CHECKING:
-    from jobpoll.config import Endpoint
-    from jobpoll.context import AppContext
+    from jobpoll.config import Config, Endpoint
     from jobpoll.errors import JobpollError
     from jobpoll.model import Job
     from jobpoll.refs import JobRef
@@ -31,21 +30,32 @@ class Gathered:
     history: Any = None  # the open History, or None without one
 
 
-def gather(app: "AppContext", jobs: list[str] | None, provider: str | None) -> Gathered:
-    """References from the arguments (or stdin), checked; endpoints resolved; keys
-    required; last known states read from the history."""
+def gather(
+    config: "Config",
+    jobs: list[str] | None,
+    provider: str | None,
+    *,
+    warn: Callable[[str], None],
+    stdin: TextIO | None = None,
+    use_history: bool = True,
+) -> Gathered:
+    """References from `jobs` (or `stdin`), checked; endpoints resolved; keys
+    required; last known states read from the history (unless `use_history` is
+    false)."""
     from jobpoll.config import require_key, resolve_endpoint
     from jobpoll.errors import JobpollError
-    from jobpoll.history import open_history
     from jobpoll.refs import resolve_refs
 
-    config = app.config()
     if provider:
         from jobpoll.providers import get_provider
 
         provider = get_provider(provider).name
-    refs = resolve_refs(jobs or [], provider_opt=provider, config=config, stdin=sys.stdin)
-    history = open_history(app.warn)
+    refs = resolve_refs(jobs or [], provider_opt=provider, config=config, stdin=stdin)
+    history = None
+    if use_history:
+        from jobpoll.history import open_history
+
+        history = open_history(warn)
     known = history.get_many([(r.provider, r.id) for r in refs]) if history else {}
     endpoints = {name: resolve_endpoint(config, name) for name in {r.provider for r in refs}}
     gathered = Gathered(refs, [], history=history)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable, TextIO
 
 from jobpoll.durations import format_duration
 from jobpoll.model import BAD_ENDINGS, Job, State
-from jobpoll.poller import JobResult, Kind, Stop, Update
+from jobpoll.engine.updates import JobResult, Kind, Stop, Update
 from jobpoll.render import (
     STATE_STYLE,
     Mode,

@@ -31,8 +31,9 @@ def demo_command(ctx: typer.Context) -> None:
 
     from jobpoll.config import Endpoint
     from jobpoll.exits import ExitCode
-    from jobpoll.poller import Kind, PollOptions, Stop
-    from jobpoll.targets import Target
+    from jobpoll.api import WatchPlan
+    from jobpoll.engine.updates import Kind, PollOptions, Stop
+    from jobpoll.targets import Gathered, Target
     from jobpoll.providers import get_provider
     from jobpoll.refs import parse_ref
     from jobpoll.render import choose_mode
@@ -68,8 +69,8 @@ def demo_command(ctx: typer.Context) -> None:
             if update.kind is Kind.RATE_LIMITED:
                 limited.add(update.provider)
 
-        code, results, stop = run_watch(
-            app, targets, options, mode=choose_mode(json_=False, field=None), on_update=note)
+        plan = WatchPlan(Gathered([t.ref for t in targets], targets), options, verbose=app.verbose)
+        code, results, stop = run_watch(app, plan, mode=choose_mode(json_=False, field=None), on_update=note)
     finally:
         sim.stop()
 

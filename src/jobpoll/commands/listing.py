@@ -38,7 +38,8 @@ def list_command(
     Reelbot from jobpoll's local history of jobs that `status` and `watch` have
     looked up. Rows say where they came from (source: api or history)."""
     from jobpoll.exits import combine
-    from jobpoll.listing import ListQuery, list_jobs, parse_state, parse_when
+    from jobpoll.api import list_report
+    from jobpoll.listing import ListQuery, parse_state, parse_when
     from jobpoll.model import utcnow
     from jobpoll.providers import NAMES, get_provider
     from jobpoll.render import EXTRA_FIELDS, JobPrinter, Mode, check_field, choose_mode
@@ -59,20 +60,7 @@ def list_command(
     )
     config = app.config()
     mode = choose_mode(json_=json_, field=field)
-
-    from jobpoll.history import open_history
-
-    history = open_history(app.warn)
-    try:
-        def client():
-            from jobpoll.http import SyncHttp
-
-            return SyncHttp(verbose=app.verbose)
-
-        result = list_jobs(query, config=config, history=history, connect=client, now=now)
-    finally:
-        if history is not None:
-            history.close()
+    result = list_report(query, config=config, warn=app.warn, verbose=app.verbose, now=now)
 
     if not app.quiet:
         for note in result.notes:

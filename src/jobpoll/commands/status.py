@@ -1,4 +1,6 @@
-"""`jobpoll status`: one lookup per job, all at once, then exit."""
+"""`jobpoll status`: one lookup per job, all at once, then exit. The engine
+(api.check, engine/lookup.py) decides what each lookup shows and what it means
+for the exit status; this module parses, renders and exits."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ from typing import List, Optional
 import typer
 
 from jobpoll.context import app_context
-from jobpoll.exits import ExitCode, combine
 
 JOBS_HELP = "Job references: PROVIDER:ID or a bare ID; '-' (or none, with stdin not a terminal) reads them from stdin."
 
@@ -25,55 +26,24 @@ def status_command(
     provider: Optional[str] = typer.Option(None, "-p", "--provider", metavar="PROVIDER", help="Provider for bare IDs."),
 ) -> None:
     """Ask where jobs stand, once, and exit."""
-    from jobpoll.lookup import forgotten_ending
-    from jobpoll.model import BAD_ENDINGS, State
+    from jobpoll.api import check
     from jobpoll.render import JobPrinter, Mode, check_field, choose_mode
-    from jobpoll.targets import gather
 
     app = app_context(ctx)
     check_field(field)
-    gathered = gather(app, jobs, provider)
+    report = check(jobs, config=app.config(), warn=app.warn, provider=provider, stdin=sys.stdin,
+                   verbose=app.verbose)
     mode = Mode.JSON if raw and not field else choose_mode(json_=json_, field=field)
-
-    outcomes = {}
-    if gathered.targets:
-        from jobpoll.http import SyncHttp
-        from jobpoll.lookup import lookup_all
-
-        with SyncHttp(verbose=app.verbose) as http:
-            outcomes = {o.ref: o for o in lookup_all(http, gathered.targets)}
-
-    known = {t.ref: t.previous for t in gathered.targets}
-    codes: list[int] = []
-    printer = JobPrinter(
-        mode, field=field, raw=raw, color=app.color,
-        secrets=[t.endpoint.key for t in gathered.targets if t.endpoint.key],
-    )
-    found = []
-    for ref in gathered.refs:
-        outcome = outcomes.get(ref.ref)
-        error = gathered.errors.get(ref) or (outcome.error if outcome else None)
-        job = outcome.job if outcome else None
-        previous = known.get(ref)
-        forgotten = forgotten_ending(previous, job, error)
-        if forgotten:
-            app.warn(f"{ref.ref}: {forgotten}")
-            job, error = previous, None
-        if error is not None:
-            print(f"jobpoll: error: {error.line()}", file=sys.stderr)
-            codes.append(error.exit_code)
-            continue
-        assert job is not None
-        found.append(job)
-        if job.state is State.UNKNOWN:
-            app.warn(f"{ref.ref}: unknown status {job.status!r} from {ref.provider}; treated as not finished")
-        printer.emit(job)
-        if exit_status:
-            if job.state in BAD_ENDINGS:
-                codes.append(ExitCode.JOB_FAILED)
-            elif not job.terminal:
-                codes.append(ExitCode.UNFINISHED)
-    printer.close()
-    if gathered.history is not None:
-        gathered.history.record(found)
-    raise typer.Exit(int(combine(codes)))
+    printer = JobPrinter(mode, field=field, raw=raw, color=app.color, secrets=report.secrets)
+    try:
+        for outcome in report.outcomes:
+            for note in outcome.warnings:
+                app.warn(note)
+            if outcome.error is not None:
+                print(f"jobpoll: error: {outcome.error.line()}", file=sys.stderr)
+            elif outcome.job is not None:
+                printer.emit(outcome.job)
+        printer.close()
+    finally:
+        report.finish()
+    raise typer.Exit(report.exit_code(exit_status=exit_status))

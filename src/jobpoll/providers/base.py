@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from jobpoll.errors import (
@@ -88,6 +88,12 @@ class Provider:
     id_shape: str = ""  # what a valid ID looks like, for the error message
     supports_list: bool = False  # lists from its API (else: from the local history)
     list_policy: ListPolicy | None = None  # set when `watch` may batch lookups through the list
+    # How its list endpoint pages (the engine paginates; see engine/ and listing.py):
+    list_dated: bool = False  # list_request filters on a creation-date window (else: dates filtered here)
+    list_max_span: timedelta | None = None  # the longest window one list request may cover
+    list_default_span: timedelta | None = None  # a dated list without --since reaches back this far
+    list_states: frozenset[str] = frozenset()  # states list_request can filter on (else: filtered here)
+    list_newest_first: bool = False  # an undated list stops paging at the first job older than --since
 
     # ---- names -------------------------------------------------------------
     @property
@@ -137,6 +143,32 @@ class Provider:
 
     def parse_list(self, answer: Answer, now: datetime) -> ListPage:
         raise NotImplementedError
+
+    def list_windows(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+        """[since, until] split into consecutive windows of at most `list_max_span`.
+
+        Each window starts where the previous one ends (no gap, no overlap beyond
+        that shared instant); a job created exactly on a boundary may be listed
+        by both windows, so callers de-duplicate by ID.
+        """
+        from jobpoll.model import iso_utc
+
+        if since > until:
+            raise UsageError(f"the date range starts ({iso_utc(since)}) after it ends ({iso_utc(until)})")
+        span = self.list_max_span
+        windows = []
+        start = since
+        while True:
+            # Compared as a span, not as start + span, which could overflow near datetime.max.
+            end = until if span is None or until - start <= span else start + span
+            windows.append((start, end))
+            if end == until:
+                return windows
+            start = end
+
+    def explain_list_error(self, error: JobpollError, since: datetime | None, until: datetime | None) -> JobpollError:
+        """A list request's error with what it means for `jobpoll list` (a hint)."""
+        return error
 
     # ---- shared helpers for subclasses -------------------------------------
     def load_json(self, answer: Answer) -> Any:

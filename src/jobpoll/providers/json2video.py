@@ -74,6 +74,11 @@ class Json2Video(Provider):
     budget = None
     supports_list = True
     list_policy = ListPolicy(dated=True, complete=True)  # list items are whole movie objects
+    list_dated = True  # date_start/date_end; no status filter
+    list_max_span = MAX_WINDOW
+    # Its own default is "since the first day of this month", which lists almost
+    # nothing on the 1st; jobpoll asks for the last 30 days instead.
+    list_default_span = timedelta(days=30)
 
     # ---- requests ----------------------------------------------------------
     def status_request(self, job_id: str) -> Request:
@@ -100,27 +105,22 @@ class Json2Video(Provider):
         return Request("/v2/movies", params)
 
     def list_windows(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
-        """Split [since, until] into consecutive windows of at most 93 days.
+        return super().list_windows(aware(since), aware(until))
 
-        Each window starts where the previous one ends (no gap, no overlap beyond
-        that shared instant); a movie created exactly on a boundary may be listed
-        by both windows, so callers de-duplicate by project ID.
-        """
-        since, until = aware(since), aware(until)
-        if since > until:
-            raise UsageError(
-                f"the date range starts ({iso_utc(since)}) after it ends ({iso_utc(until)})"
-            )
-        windows = []
-        start = since
-        while True:
-            # Compared as a span, not as start + 93 days, which could overflow
-            # near datetime.max.
-            end = until if until - start <= MAX_WINDOW else start + MAX_WINDOW
-            windows.append((start, end))
-            if end == until:
-                return windows
-            start = end
+    def explain_list_error(self, error: JobpollError, since: datetime | None, until: datetime | None) -> JobpollError:
+        """json2video's documented 400s, with what they mean for `jobpoll list`."""
+        if not isinstance(error, UsageError) or since is None or until is None:
+            return error
+        text = error.message.lower()
+        window = f"{iso_utc(since)} to {iso_utc(until)}"
+        if "start date" in text or "end date" in text:
+            error.hint = f"jobpoll sent the range {window}; check --since/--until"
+        elif "date range" in text or "3 months" in text:
+            error.hint = (f"jobpoll splits ranges into windows of at most 93 days and sent {window}; "
+                          "please report this")
+        else:
+            error.hint = f"while listing json2video jobs from {window}"
+        return error
 
     # ---- answers -----------------------------------------------------------
     def parse_status(self, job_id: str, answer: Answer, now: datetime) -> Job:

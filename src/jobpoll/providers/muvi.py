@@ -73,6 +73,9 @@ class Muvi(Provider):
     supports_list = True
     # Items carry no outputs: one single lookup ends each job.
     list_policy = ListPolicy(dated=False, complete=False, active=("queued", "running"))
+    # Newest first, no date filter; a server-side status filter for these states.
+    list_states = frozenset(state.value for state in FILTERS)
+    list_newest_first = True
 
     # ---- requests ----------------------------------------------------------
     def status_request(self, job_id: str) -> Request:

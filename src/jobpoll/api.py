@@ -1,0 +1,522 @@
+"""The Python API behind `import jobpoll`: the same engine the commands use.
+
+`jobpoll/__init__.py` exposes these names lazily (so `import jobpoll` and
+`jobpoll --version` stay cheap); the commands call the same functions (or the
+report objects under them) and only render what comes back.
+
+Errors are exceptions of `jobpoll.JobpollError`'s family, each with the
+`exit_code` the command line would exit with. Where many jobs are looked at
+once, one job's error need not cost the others: `return_exceptions=True` (as in
+`asyncio.gather`) puts the error in that job's place instead of raising it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from os import PathLike
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator, Union
+
+from jobpoll.errors import JobpollError, UnfinishedError
+from jobpoll.model import Job, State
+
+if TYPE_CHECKING:
+    from jobpoll.config import Config
+    from jobpoll.engine.lookup import Outcome
+    from jobpoll.engine.updates import JobResult, PollOptions, Update
+    from jobpoll.history import History
+    from jobpoll.refs import JobRef
+    from jobpoll.targets import Gathered
+
+#: A job reference ("muvi:job_abc", or a bare ID with `provider=`), a `Job`, or many.
+Refs = Union[str, Job, "JobRef", Iterable[Union[str, Job, "JobRef"]]]
+ConfigLike = Union["Config", str, "PathLike[str]", None]
+Warn = Callable[[str], None]
+
+
+# ---- the shared groundwork --------------------------------------------------------------
+
+
+def ref_texts(refs: Refs) -> list[str]:
+    """References as text: a single one, or each of an iterable (Jobs and JobRefs
+    stand for their `provider:id`)."""
+    if isinstance(refs, (str, Job)) or hasattr(refs, "ref"):
+        refs = [refs]  # type: ignore[list-item]
+    texts = []
+    for ref in refs:  # type: ignore[union-attr]
+        if isinstance(ref, str):
+            texts.append(ref)
+        elif isinstance(getattr(ref, "ref", None), str):
+            texts.append(ref.ref)  # type: ignore[union-attr]
+        else:
+            from jobpoll.errors import UsageError
+
+            raise UsageError(f"{ref!r} is not a job reference (PROVIDER:ID)")
+    return texts
+
+
+def resolve_config(config: ConfigLike, warn: Warn) -> "Config":
+    """A loaded Config as is; a path loaded; None: JOBPOLL_CONFIG or the default file."""
+    from jobpoll.config import Config, load_config
+
+    if isinstance(config, Config):
+        return config
+    return load_config(config, warn=warn)
+
+
+def library_warn(on_warning: Warn | None) -> Warn:
+    """Where a library call's warnings go: `on_warning`, else the "jobpoll" logger."""
+    if on_warning is not None:
+        return on_warning
+    import logging
+
+    return logging.getLogger("jobpoll").warning
+
+
+# ---- status -----------------------------------------------------------------------------
+
+
+@dataclass
+class StatusReport:
+    """Every reference's outcome, in order, and what rendering them needs."""
+
+    outcomes: "list[Outcome]"
+    secrets: list[str] = field(default_factory=list)  # keys, never to be printed
+    history: "History | None" = None
+
+    def exit_code(self, *, exit_status: bool = False) -> int:
+        """The command's exit status by SPEC's precedence (with `exit_status`, jobs
+        that ended badly or are not finished count too)."""
+        from jobpoll.exits import combine
+
+        return int(combine(c for c in (o.exit_code(exit_status=exit_status) for o in self.outcomes)
+                           if c is not None))
+
+    def finish(self) -> None:
+        """Record what was found in the history, and close it."""
+        history, self.history = self.history, None
+        if history is None:
+            return
+        try:
+            history.record([o.job for o in self.outcomes if o.job is not None and o.error is None])
+        finally:
+            history.close()
+
+
+def check(
+    refs: list[str] | None,
+    *,
+    config: "Config",
+    warn: Warn,
+    provider: str | None = None,
+    stdin: Any = None,
+    verbose: bool = False,
+    use_history: bool = True,
+) -> StatusReport:
+    """Look every reference up once, all at once (`jobpoll status`'s engine).
+    Bad references raise before any request; every other problem is an
+    outcome's error. Call `finish()` on the report when done with it."""
+    from jobpoll.engine.lookup import Outcome
+    from jobpoll.targets import gather
+
+    gathered = gather(config, refs, provider, warn=warn, stdin=stdin, use_history=use_history)
+    found: dict[str, Outcome] = {}
+    if gathered.targets:
+        from jobpoll.engine.lookup import lookup_all
+        from jobpoll.http import SyncHttp
+
+        with SyncHttp(verbose=verbose) as http:
+            found = {o.ref: o for o in lookup_all(http, gathered.targets)}
+    outcomes = [found.get(r.ref) or Outcome(r.ref, error=gathered.errors[r]) for r in gathered.refs]
+    secrets = [t.endpoint.key for t in gathered.targets if t.endpoint.key]
+    return StatusReport(outcomes, secrets, gathered.history)
+
+
+def status(
+    refs: Refs,
+    *,
+    provider: str | None = None,
+    config: ConfigLike = None,
+    history: bool = True,
+    return_exceptions: bool = False,
+    on_warning: Warn | None = None,
+) -> "list[Job] | list[Job | JobpollError]":
+    """Where each job stands now: one `Job` per reference, in the order given.
+
+    Every job is looked up at once; transient failures are retried twice and a
+    short 429 is waited out. The first job that cannot be looked up raises its
+    error (after every lookup has ended); with `return_exceptions=True` that
+    job's error takes its place in the list instead. A bad reference raises
+    `UsageError` before any request. `history=False` neither reads nor writes
+    jobpoll's local job history (which otherwise shows jobs a provider has
+    forgotten, and saves Reelbot's download link between calls)."""
+    texts = ref_texts(refs)
+    if not texts:
+        return []
+    warn = library_warn(on_warning)
+    loaded = resolve_config(config, warn)
+    report = check(texts, config=loaded, warn=warn, provider=provider, use_history=history)
+    try:
+        for outcome in report.outcomes:
+            for note in outcome.warnings:
+                warn(note)
+    finally:
+        report.finish()
+    by_ref = {o.ref: o for o in report.outcomes}
+    results: list[Job | JobpollError] = []
+    for text in texts:
+        outcome = by_ref[_parse(text, provider, loaded).ref]
+        item = outcome.error if outcome.error is not None else outcome.job
+        assert item is not None
+        if isinstance(item, JobpollError) and not return_exceptions:
+            raise item
+        results.append(item)
+    return results
+
+
+def _parse(text: str, provider: str | None, config: "Config") -> "JobRef":
+    from jobpoll.refs import parse_ref
+
+    if provider:
+        from jobpoll.providers import get_provider
+
+        provider = get_provider(provider).name
+    return parse_ref(text, provider_opt=provider, config=config)
+
+
+# ---- watch ---------------------------------------------------------------------------------
+
+
+@dataclass
+class WatchPlan:
+    """What a watch needs, checked before anything is sent."""
+
+    gathered: "Gathered"
+    options: "PollOptions"
+    verbose: bool = False
+
+    def connections(self) -> int:
+        from jobpoll.engine.watch import route_key
+
+        routes = {route_key(t.endpoint) for t in self.gathered.targets}
+        return max(10, min(256, len(routes) * self.options.max_in_flight))
+
+    async def run(self, on_update: "Callable[[Update], None]", *, signals: bool = False) -> "tuple[Any, list[JobResult]]":
+        """Watch to the end, or a stop; (why it stopped, every job's result).
+        History writes happen on a thread of their own; `signals` lets Ctrl-C and
+        SIGTERM stop the watch with the last known states (main thread only)."""
+        from jobpoll.engine.recorder import HistoryRecorder
+        from jobpoll.engine.updates import Stop
+        from jobpoll.engine.watch import WatchLoop
+        from jobpoll.http import AsyncHttp
+
+        history, self.gathered.history = self.gathered.history, None
+        recorder = HistoryRecorder(history) if history is not None else None
+
+        def handle(update: "Update") -> None:
+            if recorder is not None:
+                recorder.update(update)
+            on_update(update)
+
+        # Built inside the loop: aiohttp binds its session to the running loop.
+        http = AsyncHttp(verbose=self.verbose, max_connections=self.connections())
+        watcher = WatchLoop(self.gathered.targets, self.options, http)
+        installed = _install_signals(lambda: watcher.stop(Stop.INTERRUPTED)) if signals else []
+        try:
+            stop = await watcher.run(handle)
+        finally:
+            _remove_signals(installed)
+            await _close_quietly(http)
+            if recorder is not None:
+                recorder.close()
+        return stop, watcher.results()
+
+    def close(self) -> None:
+        """Close the history when the plan is dropped without running."""
+        if self.gathered.history is not None:
+            self.gathered.history.close()
+            self.gathered.history = None
+
+
+def plan_watch(
+    refs: list[str] | None,
+    options: "PollOptions",
+    *,
+    config: "Config",
+    warn: Warn,
+    provider: str | None = None,
+    stdin: Any = None,
+    verbose: bool = False,
+    use_history: bool = True,
+) -> WatchPlan:
+    from jobpoll.targets import gather
+
+    gathered = gather(config, refs, provider, warn=warn, stdin=stdin, use_history=use_history)
+    return WatchPlan(gathered, options, verbose)
+
+
+def awatch(
+    refs: Refs,
+    *,
+    interval: float | None = None,
+    max_interval: float | None = None,
+    timeout: float | None = None,
+    retries: int = 5,
+    fail_fast: bool = False,
+    provider: str | None = None,
+    config: ConfigLike = None,
+    history: bool = True,
+    return_exceptions: bool = False,
+    on_warning: Warn | None = None,
+) -> "AsyncIterator[Job | JobpollError]":
+    """`async for job in jobpoll.awatch(refs)`: like `watch()`, on the caller's
+    event loop."""
+    plan = _watch_plan(refs, interval, max_interval, timeout, retries, fail_fast,
+                       provider, config, history, on_warning)
+    return _stream(plan, return_exceptions, library_warn(on_warning))
+
+
+def watch(
+    refs: Refs,
+    *,
+    interval: float | None = None,
+    max_interval: float | None = None,
+    timeout: float | None = None,
+    retries: int = 5,
+    fail_fast: bool = False,
+    provider: str | None = None,
+    config: ConfigLike = None,
+    history: bool = True,
+    return_exceptions: bool = False,
+    on_warning: Warn | None = None,
+) -> "Iterator[Job | JobpollError]":
+    """Poll jobs until each finishes, yielding a `Job` whenever one is first seen or
+    changes; the last one yielded for each job is final (`job.terminal`).
+
+    Intervals are seconds: `interval` is the first interval between lookups of a
+    job (default: the configured one, else the provider's advice), growing while
+    nothing changes up to `max_interval` (default 60); `timeout` is the overall
+    deadline. A job that cannot be watched to its end (unknown, no key, the
+    provider kept failing `retries` times in a row) raises its error; with
+    `return_exceptions=True` the error is yielded in its place and the other jobs
+    go on. When `timeout` passes, `UnfinishedError` (exit code 5) is raised for
+    the jobs still unfinished (yielded per job with `return_exceptions=True`).
+    `fail_fast=True` stops at the first job that ends badly. Bad references raise
+    `UsageError` at the call, before any request."""
+    plan = _watch_plan(refs, interval, max_interval, timeout, retries, fail_fast,
+                       provider, config, history, on_warning)
+    return _iterate(_stream(plan, return_exceptions, library_warn(on_warning)))
+
+
+def _watch_plan(refs, interval, max_interval, timeout, retries, fail_fast, provider, config, history,
+                on_warning) -> WatchPlan:
+    from jobpoll.engine.updates import PollOptions
+    from jobpoll.errors import UsageError
+
+    started = time.monotonic()
+    for name, value in (("interval", interval), ("max_interval", max_interval), ("timeout", timeout)):
+        if value is not None and not value > 0:
+            raise UsageError(f"{name} must be more than 0 seconds (got {value!r})")
+    options = PollOptions(
+        interval=interval,
+        max_interval=max_interval if max_interval is not None else PollOptions.max_interval,
+        deadline=started + timeout if timeout is not None else None,
+        retries=retries,
+        fail_fast=fail_fast,
+        heartbeat=0,
+    )
+    warn = library_warn(on_warning)
+    texts = ref_texts(refs)
+    if not texts:
+        raise UsageError("no job given")
+    return plan_watch(texts, options, config=resolve_config(config, warn), warn=warn,
+                      provider=provider, use_history=history)
+
+
+async def _stream(plan: WatchPlan, return_exceptions: bool, warn: Warn) -> "AsyncIterator[Job | JobpollError]":
+    import asyncio
+    from collections import deque
+
+    from jobpoll.engine.updates import Kind, Stop
+
+    try:
+        for error in plan.gathered.errors.values():  # no key: nothing to watch
+            if not return_exceptions:
+                raise error
+            yield error
+        if not plan.gathered.targets:
+            return
+    except BaseException:
+        plan.close()
+        raise
+    pending: deque = deque()
+    ready = asyncio.Event()
+
+    def on_update(update: "Update") -> None:
+        pending.append(update)
+        ready.set()
+
+    task = asyncio.ensure_future(plan.run(on_update))
+    try:
+        while True:
+            while pending:
+                update = pending.popleft()
+                if update.kind is Kind.WARNING and update.text:
+                    warn(update.text)
+                elif update.kind is Kind.ERROR and update.error is not None:
+                    if not return_exceptions:
+                        raise update.error
+                    yield update.error
+                elif update.new_state is not None:
+                    yield update.new_state
+            if task.done():
+                break
+            ready.clear()
+            waiter = asyncio.ensure_future(ready.wait())
+            await asyncio.wait({waiter, task}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+        stop, results = task.result()
+        if stop is Stop.DEADLINE:
+            for result in results:
+                if not result.finished:
+                    error = UnfinishedError("not finished when the timeout passed", job=result.ref.ref)
+                    if not return_exceptions:
+                        raise error
+                    yield error
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _iterate(stream: "AsyncIterator[Job | JobpollError]") -> "Iterator[Job | JobpollError]":
+    """An async iterator driven from plain code, on an event loop of its own."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        while True:
+            try:
+                item = loop.run_until_complete(stream.__anext__())  # type: ignore[attr-defined]
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        try:
+            loop.run_until_complete(stream.aclose())  # type: ignore[attr-defined]
+        finally:
+            loop.close()
+
+
+def _install_signals(stop: Callable[[], None]) -> list[int]:
+    """Ctrl-C and SIGTERM stop the engine, which then reports the last known states."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+            pass
+    return installed
+
+
+def _remove_signals(installed: list[int]) -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    for sig in installed:
+        try:
+            loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+
+
+async def _close_quietly(http: Any) -> None:
+    try:
+        await http.aclose()
+    except Exception:  # noqa: BLE001 - closing after an interrupt must not become the error shown
+        pass
+
+
+# ---- list ------------------------------------------------------------------------------------
+
+
+def list_jobs(
+    *,
+    provider: str | Iterable[str] | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    state: State | str | None = None,
+    limit: int | None = None,
+    config: ConfigLike = None,
+    history: bool = True,
+    on_warning: Warn | None = None,
+) -> list[Job]:
+    """Jobs, newest first: from the APIs of the providers that can list, and from
+    the local history for the others (`history=False`: APIs only, nothing
+    recorded). `provider` is one name or several (default: every provider; a
+    provider without a key is skipped with a warning unless named). `since` and
+    `until` take datetimes (naive ones are UTC) or what `--since`/`--until` take
+    ("7d", "2026-11-01"). If a provider's listing fails, the others are still
+    listed and then the first error is raised."""
+    from jobpoll.listing import ListQuery, parse_state, parse_when
+    from jobpoll.model import utcnow
+    from jobpoll.providers import NAMES, get_provider
+
+    warn = library_warn(on_warning)
+    names = [provider] if isinstance(provider, str) else list(provider or ())
+    chosen = {get_provider(p).name for p in names}
+    now = utcnow()
+    query = ListQuery(
+        providers=[n for n in NAMES if n in chosen] if chosen else list(NAMES),
+        chosen=bool(chosen),
+        since=_moment(since, "since", now, end_of_day=False, parse=parse_when),
+        until=_moment(until, "until", now, end_of_day=True, parse=parse_when),
+        state=state if isinstance(state, State) or state is None else parse_state(state),
+        limit=limit,
+    )
+    result = list_report(query, config=resolve_config(config, warn), warn=warn, use_history=history, now=now)
+    for note in result.notes:
+        warn(note)
+    if result.errors:
+        raise result.errors[0]
+    return [row.job for row in result.rows]
+
+
+def list_report(query: Any, *, config: "Config", warn: Warn, use_history: bool = True,
+                verbose: bool = False, now: datetime | None = None) -> Any:
+    """`jobpoll list`'s engine: every provider of the query listed (listing.py),
+    with the history opened and closed around it."""
+    from jobpoll.listing import list_jobs as gather_listing
+
+    history = None
+    if use_history:
+        from jobpoll.history import open_history
+
+        history = open_history(warn)
+    try:
+        def client() -> Any:
+            from jobpoll.http import SyncHttp
+
+            return SyncHttp(verbose=verbose)
+
+        return gather_listing(query, config=config, history=history, connect=client, now=now)
+    finally:
+        if history is not None:
+            history.close()
+
+
+def _moment(value: datetime | str | None, what: str, now: datetime, *, end_of_day: bool,
+            parse: Callable[..., datetime]) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        from datetime import timezone
+
+        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return parse(value, what=what, now=now, end_of_day=end_of_day)
