@@ -1,8 +1,8 @@
 """The Python API behind `import jobpoll`: the same engine the commands use.
 
 `jobpoll/__init__.py` exposes these names lazily (so `import jobpoll` and
-`jobpoll --version` stay cheap); the commands call the same functions (or the
-report objects under them) and only render what comes back.
+`jobpoll --version` stay cheap). The commands run the same engine sessions
+(engine/session.py, listing.list_report) and only render what comes back.
 
 Errors are exceptions of `jobpoll.JobpollError`'s family, each with the
 `exit_code` the command line would exit with. Where many jobs are looked at
@@ -13,7 +13,6 @@ once, one job's error need not cost the others: `return_exceptions=True` (as in
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from os import PathLike
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Iterator, Union
@@ -23,11 +22,9 @@ from jobpoll.model import Job, State
 
 if TYPE_CHECKING:
     from jobpoll.config import Config
-    from jobpoll.engine.lookup import Outcome
-    from jobpoll.engine.updates import JobResult, PollOptions, Update
-    from jobpoll.history import History
+    from jobpoll.engine.session import WatchPlan
+    from jobpoll.engine.updates import Update
     from jobpoll.refs import JobRef
-    from jobpoll.targets import Gathered
 
 #: A job reference ("muvi:job_abc", or a bare ID with `provider=`), a `Job`, or many.
 Refs = Union[str, Job, "JobRef", Iterable[Union[str, Job, "JobRef"]]]
@@ -77,62 +74,6 @@ def library_warn(on_warning: Warn | None) -> Warn:
 # ---- status -----------------------------------------------------------------------------
 
 
-@dataclass
-class StatusReport:
-    """Every reference's outcome, in order, and what rendering them needs."""
-
-    outcomes: "list[Outcome]"
-    secrets: list[str] = field(default_factory=list)  # keys, never to be printed
-    history: "History | None" = None
-
-    def exit_code(self, *, exit_status: bool = False) -> int:
-        """The command's exit status by SPEC's precedence (with `exit_status`, jobs
-        that ended badly or are not finished count too)."""
-        from jobpoll.exits import combine
-
-        return int(combine(c for c in (o.exit_code(exit_status=exit_status) for o in self.outcomes)
-                           if c is not None))
-
-    def finish(self) -> None:
-        """Record what was found in the history, and close it."""
-        history, self.history = self.history, None
-        if history is None:
-            return
-        try:
-            history.record([o.job for o in self.outcomes if o.job is not None and o.error is None])
-        finally:
-            history.close()
-
-
-def check(
-    refs: list[str] | None,
-    *,
-    config: "Config",
-    warn: Warn,
-    provider: str | None = None,
-    stdin: Any = None,
-    verbose: bool = False,
-    use_history: bool = True,
-) -> StatusReport:
-    """Look every reference up once, all at once (`jobpoll status`'s engine).
-    Bad references raise before any request; every other problem is an
-    outcome's error. Call `finish()` on the report when done with it."""
-    from jobpoll.engine.lookup import Outcome
-    from jobpoll.targets import gather
-
-    gathered = gather(config, refs, provider, warn=warn, stdin=stdin, use_history=use_history)
-    found: dict[str, Outcome] = {}
-    if gathered.targets:
-        from jobpoll.engine.lookup import lookup_all
-        from jobpoll.http import SyncHttp
-
-        with SyncHttp(verbose=verbose) as http:
-            found = {o.ref: o for o in lookup_all(http, gathered.targets)}
-    outcomes = [found.get(r.ref) or Outcome(r.ref, error=gathered.errors[r]) for r in gathered.refs]
-    secrets = [t.endpoint.key for t in gathered.targets if t.endpoint.key]
-    return StatusReport(outcomes, secrets, gathered.history)
-
-
 def status(
     refs: Refs,
     *,
@@ -156,6 +97,8 @@ def status(
         return []
     warn = library_warn(on_warning)
     loaded = resolve_config(config, warn)
+    from jobpoll.engine.session import check
+
     report = check(texts, config=loaded, warn=warn, provider=provider, use_history=history)
     try:
         for outcome in report.outcomes:
@@ -186,74 +129,6 @@ def _parse(text: str, provider: str | None, config: "Config") -> "JobRef":
 
 
 # ---- watch ---------------------------------------------------------------------------------
-
-
-@dataclass
-class WatchPlan:
-    """What a watch needs, checked before anything is sent."""
-
-    gathered: "Gathered"
-    options: "PollOptions"
-    verbose: bool = False
-
-    def connections(self) -> int:
-        from jobpoll.engine.watch import route_key
-
-        routes = {route_key(t.endpoint) for t in self.gathered.targets}
-        return max(10, min(256, len(routes) * self.options.max_in_flight))
-
-    async def run(self, on_update: "Callable[[Update], None]", *, signals: bool = False) -> "tuple[Any, list[JobResult]]":
-        """Watch to the end, or a stop; (why it stopped, every job's result).
-        History writes happen on a thread of their own; `signals` lets Ctrl-C and
-        SIGTERM stop the watch with the last known states (main thread only)."""
-        from jobpoll.engine.recorder import HistoryRecorder
-        from jobpoll.engine.updates import Stop
-        from jobpoll.engine.watch import WatchLoop
-        from jobpoll.http import AsyncHttp
-
-        history, self.gathered.history = self.gathered.history, None
-        recorder = HistoryRecorder(history) if history is not None else None
-
-        def handle(update: "Update") -> None:
-            if recorder is not None:
-                recorder.update(update)
-            on_update(update)
-
-        # Built inside the loop: aiohttp binds its session to the running loop.
-        http = AsyncHttp(verbose=self.verbose, max_connections=self.connections())
-        watcher = WatchLoop(self.gathered.targets, self.options, http)
-        installed = _install_signals(lambda: watcher.stop(Stop.INTERRUPTED)) if signals else []
-        try:
-            stop = await watcher.run(handle)
-        finally:
-            _remove_signals(installed)
-            await _close_quietly(http)
-            if recorder is not None:
-                recorder.close()
-        return stop, watcher.results()
-
-    def close(self) -> None:
-        """Close the history when the plan is dropped without running."""
-        if self.gathered.history is not None:
-            self.gathered.history.close()
-            self.gathered.history = None
-
-
-def plan_watch(
-    refs: list[str] | None,
-    options: "PollOptions",
-    *,
-    config: "Config",
-    warn: Warn,
-    provider: str | None = None,
-    stdin: Any = None,
-    verbose: bool = False,
-    use_history: bool = True,
-) -> WatchPlan:
-    from jobpoll.targets import gather
-
-    gathered = gather(config, refs, provider, warn=warn, stdin=stdin, use_history=use_history)
-    return WatchPlan(gathered, options, verbose)
 
 
 def awatch(
@@ -310,7 +185,7 @@ def watch(
 
 
 def _watch_plan(refs, interval, max_interval, timeout, retries, fail_fast, provider, config, history,
-                on_warning) -> WatchPlan:
+                on_warning) -> "WatchPlan":
     from jobpoll.engine.updates import PollOptions
     from jobpoll.errors import UsageError
 
@@ -330,11 +205,13 @@ def _watch_plan(refs, interval, max_interval, timeout, retries, fail_fast, provi
     texts = ref_texts(refs)
     if not texts:
         raise UsageError("no job given")
+    from jobpoll.engine.session import plan_watch
+
     return plan_watch(texts, options, config=resolve_config(config, warn), warn=warn,
                       provider=provider, use_history=history)
 
 
-async def _stream(plan: WatchPlan, return_exceptions: bool, warn: Warn) -> "AsyncIterator[Job | JobpollError]":
+async def _stream(plan: "WatchPlan", return_exceptions: bool, warn: Warn) -> "AsyncIterator[Job | JobpollError]":
     import asyncio
     from collections import deque
 
@@ -391,14 +268,25 @@ async def _stream(plan: WatchPlan, return_exceptions: bool, warn: Warn) -> "Asyn
 
 
 def _iterate(stream: "AsyncIterator[Job | JobpollError]") -> "Iterator[Job | JobpollError]":
-    """An async iterator driven from plain code, on an event loop of its own."""
+    """An async iterator driven from plain code, on an event loop of its own; on a
+    thread of its own where this thread already runs a loop (a notebook cell)."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _drive(stream)
+    return _drive_in_thread(stream)
+
+
+def _drive(stream: "AsyncIterator[Job | JobpollError]") -> "Iterator[Job | JobpollError]":
     import asyncio
 
     loop = asyncio.new_event_loop()
     try:
         while True:
             try:
-                item = loop.run_until_complete(stream.__anext__())  # type: ignore[attr-defined]
+                item = loop.run_until_complete(stream.__anext__())
             except StopAsyncIteration:
                 return
             yield item
@@ -409,38 +297,45 @@ def _iterate(stream: "AsyncIterator[Job | JobpollError]") -> "Iterator[Job | Job
             loop.close()
 
 
-def _install_signals(stop: Callable[[], None]) -> list[int]:
-    """Ctrl-C and SIGTERM stop the engine, which then reports the last known states."""
-    import asyncio
-    import signal
+def _drive_in_thread(stream: "AsyncIterator[Job | JobpollError]") -> "Iterator[Job | JobpollError]":
+    import queue
+    import threading
 
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    handoff: "queue.Queue[tuple[bool, Any]]" = queue.Queue(maxsize=1)
+    abandoned = threading.Event()
+
+    def offer(item: "tuple[bool, Any]") -> bool:
+        while not abandoned.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        items = _drive(stream)
         try:
-            loop.add_signal_handler(sig, stop)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
-            pass
-    return installed
+            for item in items:
+                if not offer((False, item)):
+                    return
+            offer((True, None))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            offer((True, exc))
+        finally:
+            items.close()
 
-
-def _remove_signals(installed: list[int]) -> None:
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    for sig in installed:
-        try:
-            loop.remove_signal_handler(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
-
-
-async def _close_quietly(http: Any) -> None:
+    threading.Thread(target=work, name="jobpoll-watch", daemon=True).start()
     try:
-        await http.aclose()
-    except Exception:  # noqa: BLE001 - closing after an interrupt must not become the error shown
-        pass
+        while True:
+            ended, item = handoff.get()
+            if ended:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        abandoned.set()
 
 
 # ---- list ------------------------------------------------------------------------------------
@@ -464,7 +359,7 @@ def list_jobs(
     `until` take datetimes (naive ones are UTC) or what `--since`/`--until` take
     ("7d", "2026-11-01"). If a provider's listing fails, the others are still
     listed and then the first error is raised."""
-    from jobpoll.listing import ListQuery, parse_state, parse_when
+    from jobpoll.listing import ListQuery, list_report, parse_state, parse_when
     from jobpoll.model import utcnow
     from jobpoll.providers import NAMES, get_provider
 
@@ -486,29 +381,6 @@ def list_jobs(
     if result.errors:
         raise result.errors[0]
     return [row.job for row in result.rows]
-
-
-def list_report(query: Any, *, config: "Config", warn: Warn, use_history: bool = True,
-                verbose: bool = False, now: datetime | None = None) -> Any:
-    """`jobpoll list`'s engine: every provider of the query listed (listing.py),
-    with the history opened and closed around it."""
-    from jobpoll.listing import list_jobs as gather_listing
-
-    history = None
-    if use_history:
-        from jobpoll.history import open_history
-
-        history = open_history(warn)
-    try:
-        def client() -> Any:
-            from jobpoll.http import SyncHttp
-
-            return SyncHttp(verbose=verbose)
-
-        return gather_listing(query, config=config, history=history, connect=client, now=now)
-    finally:
-        if history is not None:
-            history.close()
 
 
 def _moment(value: datetime | str | None, what: str, now: datetime, *, end_of_day: bool,

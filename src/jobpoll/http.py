@@ -1,8 +1,8 @@
 """The one place that talks HTTP.
 
 Both clients send one GET described by a provider's `Request` and hand back an
-`Answer`; they never interpret it (providers do) and never retry (lookup.py and
-poller.py own the policy). What they guarantee for everyone:
+`Answer`; they never interpret it (providers do) and never retry (the engine,
+engine/lookup.py, owns the policy). What they guarantee for everyone:
 - timeouts on connect and read, a cap on the body size, `User-Agent: jobpoll/VERSION`;
 - the key goes only to the configured origin: redirects are followed by hand, a
   same-origin one (or an http->https upgrade of the same host) with the key, one to

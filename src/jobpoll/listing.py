@@ -190,6 +190,27 @@ def list_jobs(
     return result
 
 
+def list_report(query: ListQuery, *, config: "Config", warn: Callable[[str], None], use_history: bool = True,
+                verbose: bool = False, now: datetime | None = None) -> ListResult:
+    """`jobpoll list`'s engine: list_jobs with the history opened and closed
+    around it and the HTTP client made when needed."""
+    history = None
+    if use_history:
+        from jobpoll.history import open_history
+
+        history = open_history(warn)
+    try:
+        def client() -> "SyncHttp":
+            from jobpoll.http import SyncHttp
+
+            return SyncHttp(verbose=verbose)
+
+        return list_jobs(query, config=config, history=history, connect=client, now=now)
+    finally:
+        if history is not None:
+            history.close()
+
+
 def _run_all(
     http: "SyncHttp", endpoints: list["Endpoint"], query: ListQuery, now: datetime
 ) -> list[tuple[list[Job], JobpollError | None]]:

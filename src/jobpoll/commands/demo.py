@@ -31,7 +31,7 @@ def demo_command(ctx: typer.Context) -> None:
 
     from jobpoll.config import Endpoint
     from jobpoll.exits import ExitCode
-    from jobpoll.api import WatchPlan
+    from jobpoll.engine.session import WatchPlan
     from jobpoll.engine.updates import Kind, PollOptions, Stop
     from jobpoll.targets import Gathered, Target
     from jobpoll.providers import get_provider

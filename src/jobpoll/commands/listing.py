@@ -38,8 +38,7 @@ def list_command(
     Reelbot from jobpoll's local history of jobs that `status` and `watch` have
     looked up. Rows say where they came from (source: api or history)."""
     from jobpoll.exits import combine
-    from jobpoll.api import list_report
-    from jobpoll.listing import ListQuery, parse_state, parse_when
+    from jobpoll.listing import ListQuery, list_report, parse_state, parse_when
     from jobpoll.model import utcnow
     from jobpoll.providers import NAMES, get_provider
     from jobpoll.render import EXTRA_FIELDS, JobPrinter, Mode, check_field, choose_mode

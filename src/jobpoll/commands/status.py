@@ -1,5 +1,5 @@
 """`jobpoll status`: one lookup per job, all at once, then exit. The engine
-(api.check, engine/lookup.py) decides what each lookup shows and what it means
+(engine/session.py, engine/lookup.py) decides what each lookup shows and what it means
 for the exit status; this module parses, renders and exits."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def status_command(
     provider: Optional[str] = typer.Option(None, "-p", "--provider", metavar="PROVIDER", help="Provider for bare IDs."),
 ) -> None:
     """Ask where jobs stand, once, and exit."""
-    from jobpoll.api import check
+    from jobpoll.engine.session import check
     from jobpoll.render import JobPrinter, Mode, check_field, choose_mode
 
     app = app_context(ctx)

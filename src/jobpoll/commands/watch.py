@@ -1,7 +1,7 @@
 """`jobpoll watch`: poll jobs until each finishes, showing progress as it goes.
 
 The command only wires things together: options parsed, the engine planned and
-run (api.plan_watch: references, endpoints, the watch loop, the history), the
+run (engine/session.py: references, endpoints, the watch loop, the history), the
 view (watch_render.py) showing, and one exit code out by SPEC's precedence.
 Everything heavy is imported when it runs.
 """
@@ -16,7 +16,7 @@ import typer
 from jobpoll.context import app_context
 
 if TYPE_CHECKING:
-    from jobpoll.api import WatchPlan
+    from jobpoll.engine.session import WatchPlan
     from jobpoll.context import AppContext
     from jobpoll.engine.updates import JobResult, Stop
     from jobpoll.watch_render import WatchView
@@ -56,7 +56,7 @@ def watch_command(
     started = _invoked_at()  # -t counts from the command's start, imports included
     import sys
 
-    from jobpoll.api import plan_watch
+    from jobpoll.engine.session import plan_watch
     from jobpoll.durations import parse_duration
     from jobpoll.engine.updates import PollOptions
     from jobpoll.errors import UsageError

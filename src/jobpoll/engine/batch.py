@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable
 
 from jobpoll.engine import schedule
-from jobpoll.engine.schedule import Cadence
+from jobpoll.engine.schedule import Cadence, Traits
 from jobpoll.engine.updates import Kind, Update
 from jobpoll.errors import RateLimitedError, UnavailableError
 from jobpoll.model import Job, parse_time, utcnow
@@ -66,7 +66,7 @@ class Batcher:
                 continue
             base = min(t.cadence.base for t in group)
             batch = Batch(route, route.endpoint.provider.list_policy,
-                          Cadence(base=base, interval=base, started=now, changed_at=now))
+                          Cadence.start(Traits(interval=base, batched=True), now))
             for t in group:
                 t.batch = t.home = batch
                 batch.members[t.id] = t

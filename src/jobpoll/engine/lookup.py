@@ -275,13 +275,17 @@ def with_retries(
 
 
 def lookup_all(http: "SyncHttp", targets: "list[Target]", *, workers: int = 16) -> list[Outcome]:
-    """Look every target up at once; outcomes in the given order, settled."""
+    """Look every target up at once; outcomes in the given order, settled.
+
+    An exception that is not a JobpollError is a defect, not an answer: one-shot
+    lookups let it through (the command reports it, with a traceback under
+    JOBPOLL_DEBUG) where the watch would retry it."""
 
     def one(target: "Target") -> Outcome:
         ref = target.ref.ref
         try:
             found = lookup(http, target.endpoint, target.ref.id, previous=target.previous)
-        except Exception as exc:  # noqa: BLE001 - classify names whatever it was
+        except JobpollError as exc:
             return settle(ref, target.previous, None, classify(exc, ref)[1])
         outcome = settle(ref, target.previous, found.job, None)
         if found.note:
@@ -296,6 +300,7 @@ def lookup_all(http: "SyncHttp", targets: "list[Target]", *, workers: int = 16) 
     import threading
 
     results: list[Outcome | None] = [None] * len(targets)
+    defects: list[Exception] = []
     pending: "queue.SimpleQueue[int]" = queue.SimpleQueue()
     for index in range(len(targets)):
         pending.put(index)
@@ -306,11 +311,16 @@ def lookup_all(http: "SyncHttp", targets: "list[Target]", *, workers: int = 16) 
                 index = pending.get_nowait()
             except queue.Empty:
                 return
-            results[index] = one(targets[index])
+            try:
+                results[index] = one(targets[index])
+            except Exception as exc:  # noqa: BLE001 - raised again in the caller's thread
+                defects.append(exc)
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(workers, len(targets)))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    if defects:
+        raise defects[0]
     return [r for r in results if r is not None]

@@ -42,15 +42,20 @@ class Traits:
 class Cadence:
     """What the policy remembers of one job, or one batch, between lookups."""
 
-    base: float  # the first interval
-    interval: float  # the current one
+    traits: Traits
+    interval: float  # the current interval
     started: float  # clock time it was first scheduled
     changed_at: float  # clock time of the last change seen (the caller records it)
     sample: tuple[float, float] | None = None  # (time, progress) when first seen running
 
     @classmethod
     def start(cls, traits: Traits, now: float) -> "Cadence":
-        return cls(base=traits.interval, interval=traits.interval, started=now, changed_at=now)
+        return cls(traits, interval=traits.interval, started=now, changed_at=now)
+
+    @property
+    def base(self) -> float:
+        """The first interval, the one a change brings back."""
+        return self.traits.interval
 
 
 def traits_of(endpoint: "Endpoint", option: float | None, *, batched: bool = False) -> Traits:

@@ -78,7 +78,7 @@ class WatchLoop:
         self.tracked: list[Tracked] = []
         for target in targets:
             route = self._route(target.endpoint, now)
-            cadence = Cadence.start(traits_of(target.endpoint, options.interval), now)
+            cadence = Cadence.start(traits_of(target.endpoint, options.interval, batched=False), now)
             self.tracked.append(Tracked(target, route, cadence, now))
         self.jobs = Tracker(self)
         self.batches = Batcher(self)
