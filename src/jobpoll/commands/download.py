@@ -42,10 +42,10 @@ def download_command(
     kinds = check_types(types)
     template = check_template(name) if name is not None else None
     directory = prepare_directory(output_dir)
-    gathered = gather(app, jobs, provider)
+    gathered = gather(app.config(), jobs, provider, warn=app.warn, stdin=sys.stdin)
 
+    from jobpoll.engine.lookup import lookup_all
     from jobpoll.http import SyncHttp
-    from jobpoll.lookup import lookup_all
 
     with SyncHttp(verbose=app.verbose) as http:
         outcomes = {o.ref: o for o in lookup_all(http, gathered.targets)} if gathered.targets else {}
@@ -64,14 +64,14 @@ def download_command(
 def _settle_all(app: "AppContext", gathered: Any, outcomes: dict[str, Any], kinds: tuple[str, ...],
                 template: str | None) -> tuple[list[int], "list[tuple[str, Job | None]]", "dict[str, list[Planned]]"]:
     """Per argument its job (or None, its error reported); per job what to save."""
+    from jobpoll.engine.lookup import Outcome
+
     codes: list[int] = []
-    known = {t.ref: t.previous for t in gathered.targets}
     answered: list[tuple[str, Job | None]] = []  # per argument: its ref and job (None: no answer)
     plans: dict[str, list[Planned]] = {}  # per job, once however often it is named
     for ref in gathered.refs:
-        outcome = outcomes.get(ref.ref)
-        error = gathered.errors.get(ref) or (outcome.error if outcome else None)
-        job = _settled(app, ref.ref, outcome.job if outcome else None, error, known.get(ref), codes)
+        outcome = outcomes.get(ref.ref) or Outcome(ref.ref, error=gathered.errors[ref])
+        job = _settled(app, outcome, codes)
         answered.append((ref.ref, job))
         if job is not None and ref.ref not in plans:
             plans[ref.ref] = _plan(job, kinds, template, codes)
@@ -84,12 +84,12 @@ def _renewer(http: Any, gathered: Any) -> Any:
     once more (of its 30 an hour), and the new link goes to the history."""
     import asyncio
 
-    from jobpoll.lookup import lookup
+    from jobpoll.engine.lookup import lookup
 
     endpoints = {t.ref.ref: t.endpoint for t in gathered.targets}
 
     async def renew(job: "Job") -> "Job":
-        fresh = await asyncio.to_thread(lookup, http, endpoints[job.ref], job.id)
+        fresh = (await asyncio.to_thread(lookup, http, endpoints[job.ref], job.id)).job
         if gathered.history is not None:
             gathered.history.record([fresh])
         return fresh
@@ -97,21 +97,20 @@ def _renewer(http: Any, gathered: Any) -> Any:
     return renew
 
 
-def _settled(app: "AppContext", ref: str, job: "Job | None", error: Any, previous: "Job | None",
-             codes: list[int]) -> "Job | None":
-    """The job to save outputs of, or None; errors and unfinished jobs reported."""
+def _settled(app: "AppContext", outcome: Any, codes: list[int]) -> "Job | None":
+    """The job to save outputs of, or None; errors and unfinished jobs reported.
+    (What the lookup shows, a forgotten job's stored ending included, is the
+    engine's: engine/lookup.py.)"""
     from jobpoll.exits import ExitCode
-    from jobpoll.lookup import forgotten_ending
     from jobpoll.model import BAD_ENDINGS
 
-    forgotten = forgotten_ending(previous, job, error)
-    if forgotten:
-        app.warn(f"{ref}: {forgotten}")
-        job, error = previous, None
-    if error is not None:
-        print(f"jobpoll: error: {error.line()}", file=sys.stderr)
-        codes.append(error.exit_code)
+    for note in outcome.warnings:
+        app.warn(note)
+    if outcome.error is not None:
+        print(f"jobpoll: error: {outcome.error.line()}", file=sys.stderr)
+        codes.append(outcome.error.exit_code)
         return None
+    job, ref = outcome.job, outcome.ref
     assert job is not None
     if job.state in BAD_ENDINGS:
         why = f": {job.error.message}" if job.error and job.error.message else ""
