@@ -183,3 +183,9 @@ def test_watch_works_inside_a_running_event_loop(sim, api_env):
         return [job.state for job in jobpoll.watch(f"muvi:{job_id}", **QUICK)]
 
     assert asyncio.run(cell())[-1] is jobpoll.State.DONE
+
+
+def test_every_public_name_is_there():
+    for name in jobpoll.__all__:
+        assert getattr(jobpoll, name) is not None, name
+    assert issubclass(jobpoll.UnfinishedError, jobpoll.JobpollError)

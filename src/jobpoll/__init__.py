@@ -44,7 +44,11 @@ _LAZY = {
     "ExitCode": "jobpoll.exits",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "__version__", "status", "watch", "awatch", "list_jobs", "Job", "State", "Output", "JobError",
+    "JobpollError", "UsageError", "ConfigError", "AuthError", "NotFoundError", "UnavailableError",
+    "RateLimitedError", "UnfinishedError", "Interrupted", "ExitCode",
+]
 
 
 def __getattr__(name: str) -> object:
