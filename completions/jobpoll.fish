@@ -122,7 +122,7 @@ complete -c jobpoll -n '__jobpoll_at \'jobpoll simulate\'' -s h -l help -d 'Show
 complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'path' -d 'Print the config file\'s path'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'set-key' -d 'Store a provider\'s API key (read from a hidden prompt or stdin)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'unset-key' -d 'Remove a provider\'s API key from the config file'
-complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'set' -d 'Set default_provider, PROVIDER.base_url or PROVIDER.interval'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'set' -d 'Set default_provider, PROVIDER.base_url, PROVIDER.interval or PROVIDER.ca_bundle'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'unset' -d 'Remove a setting from the config file (its default applies again)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'get' -d 'Print a setting\'s effective value (environment, file or default)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll config\' 0' -a 'show' -d 'Every setting and where it comes from; keys masked'

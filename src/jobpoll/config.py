@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 Warn = Callable[[str], None]
 
 ENV_CONFIG = "JOBPOLL_CONFIG"
-PROVIDER_SETTINGS = ("api_key", "base_url", "interval")
+PROVIDER_SETTINGS = ("api_key", "base_url", "interval", "ca_bundle")
 TOP_SETTINGS = ("default_provider", "providers")
 
 # Paths already warned about in this process (the warning is said once).
@@ -279,6 +279,8 @@ def validate_config(path: Path, data: dict[str, Any]) -> None:
                 problem = url_problem(value) if isinstance(value, str) else "must be a string"
                 if problem:
                     raise bad(dotted, f"{problem}: {value!r}")
+            if setting == "ca_bundle" and (not isinstance(value, str) or not value.strip()):
+                raise bad(dotted, "must be the path of a PEM file of CA certificates")
             if setting == "interval":
                 if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                     raise bad(dotted, "must be a DURATION such as \"5s\" or 5")
@@ -299,6 +301,9 @@ class Endpoint:
     key_source: str | None  # "env", "file" or None
     interval: float | None  # configured, seconds; None: the provider's own
     base_url_source: str  # "env", "file" or "default"
+    # A PEM file of CA certificates trusted for this provider on top of the usual
+    # ones (a provider behind a private CA); relative paths from the config's folder.
+    ca_bundle: str | None = None
 
     @property
     def name(self) -> str:
@@ -356,7 +361,17 @@ def resolve_endpoint(config: Config, name: str) -> Endpoint:
         key_source=key_source,
         interval=interval,
         base_url_source=base_url_source,
+        ca_bundle=ca_bundle_path(config.path, settings.get("ca_bundle")),
     )
+
+
+def ca_bundle_path(config_file: Path, value: Any) -> str | None:
+    """A provider's ca_bundle as an absolute path (~ expanded; relative to the
+    folder of the config file)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    path = Path(value.strip()).expanduser()
+    return str(path if path.is_absolute() else Path(config_file).parent / path)
 
 
 def require_key(endpoint: Endpoint) -> str:

@@ -25,7 +25,7 @@ config_app = typer.Typer(
     no_args_is_help=True,
 )
 
-SETTING_NAMES = "default_provider, PROVIDER.base_url or PROVIDER.interval"
+SETTING_NAMES = "default_provider, PROVIDER.base_url, PROVIDER.interval or PROVIDER.ca_bundle"
 
 
 def _say(ctx: typer.Context, message: str) -> None:
@@ -53,7 +53,7 @@ def _setting(name: str) -> tuple[str | None, str]:
             f"keys are not read or written with 'config set/get': "
             f"use 'jobpoll config set-key {provider}' (and 'config show' to see it masked)"
         )
-    if setting not in ("base_url", "interval"):
+    if setting not in ("base_url", "interval", "ca_bundle"):
         raise UsageError(f"unknown setting {name!r}: use {SETTING_NAMES}")
     return provider, setting
 
@@ -70,8 +70,25 @@ def _checked_value(provider: str | None, setting: str, value: str) -> str:
         if problem:
             raise UsageError(f"{provider}.base_url {problem}: {value!r}")
         return value
+    if setting == "ca_bundle":
+        return _checked_bundle(provider, value)
     parse_duration(value, what=f"{provider}.interval")
     return value  # the text the user gave, "90s" stays "90s"
+
+
+def _checked_bundle(provider: str | None, value: str) -> str:
+    """An absolute path to a readable PEM file of CA certificates."""
+    import ssl
+    from pathlib import Path
+
+    path = Path(value).expanduser().resolve()
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"{provider}.ca_bundle {str(path)!r} is not a readable PEM file of CA "
+                         f"certificates ({reason})") from None
+    return str(path)
 
 
 def _read_key(provider: str) -> str:
@@ -178,9 +195,9 @@ def unset_key_command(
 def set_command(
     ctx: typer.Context,
     name: str = typer.Argument(..., metavar="NAME", help=f"The setting: {SETTING_NAMES}."),
-    value: str = typer.Argument(..., metavar="VALUE", help="Its value: a provider, an http(s) URL, a DURATION."),
+    value: str = typer.Argument(..., metavar="VALUE", help="Its value: a provider, an http(s) URL, a DURATION, a CA file."),
 ) -> None:
-    """Set default_provider, PROVIDER.base_url or PROVIDER.interval."""
+    """Set default_provider, PROVIDER.base_url, PROVIDER.interval or PROVIDER.ca_bundle."""
     provider, setting = _setting(name)
     checked = _checked_value(provider, setting, value)
     config = _store(app_context(ctx), provider, setting, checked)
@@ -220,6 +237,8 @@ def get_command(
     endpoint = resolve_endpoint(config, provider)
     if setting == "base_url":
         typer.echo(endpoint.base_url)
+    elif setting == "ca_bundle":
+        typer.echo(endpoint.ca_bundle or "")
     else:
         configured = config.provider_settings(provider).get("interval")
         typer.echo(str(configured) if configured is not None else format_interval(endpoint.effective_interval))

@@ -24,9 +24,10 @@ Python API
     runs). fault_rate: 0..1, the share of provider requests that meet a random
     transient fault (500, 503, truncated, invalid_json, reset, slow, 429).
     speed: lifecycle speed-up for jobs added from now on (2.0 = twice as fast).
-``start(host="127.0.0.1", port=0, *, foreign_port=0, files_port=0) -> str``
+``start(host="127.0.0.1", port=0, *, foreign_port=0, files_port=0, ssl_context=None) -> str``
     Serves in a background thread with its own event loop; returns
-    ``base_url`` ("http://127.0.0.1:PORT"). A second listener, the *foreign
+    ``base_url`` ("http://127.0.0.1:PORT"; "https://..." when given a server
+    ``ssl.SSLContext``, for tests and benchmarks of TLS). A second listener, the *foreign
     origin* (``foreign_url``), stands for "some other host" in redirect tests:
     it serves the same provider paths without checking keys, answers a
     valid-looking payload, and logs what it got (origin "foreign").

@@ -79,8 +79,10 @@ class Simulator(ProviderHandlers):
     # ------------------------------------------------------------------ lifecycle
 
     def start(self, host: str = "127.0.0.1", port: int = 0, *, foreign_port: int = 0,
-              files_port: int = 0) -> str:
-        """Serve in a background thread; returns the base URL ("http://127.0.0.1:PORT")."""
+              files_port: int = 0, ssl_context: Any = None) -> str:
+        """Serve in a background thread; returns the base URL ("http://127.0.0.1:PORT",
+        or https with a server `ssl_context`, as real providers are; the foreign
+        origin too, the file origin stays http)."""
         if self._thread is not None:
             raise RuntimeError("the simulator is already running")
         ready = threading.Event()
@@ -91,7 +93,7 @@ class Simulator(ProviderHandlers):
             asyncio.set_event_loop(loop)
             try:
                 box["ports"] = loop.run_until_complete(
-                    self._setup(host, port, foreign_port, files_port))
+                    self._setup(host, port, foreign_port, files_port, ssl_context))
             except BaseException as exc:  # reported to the caller of start()
                 box["error"] = exc
                 loop.run_until_complete(self._cleanup())
@@ -117,8 +119,9 @@ class Simulator(ProviderHandlers):
         if ":" in shown:
             shown = f"[{shown}]"
         main_port, foreign, files = box["ports"]
-        self.base_url = f"http://{shown}:{main_port}"
-        self.foreign_url = f"http://{shown}:{foreign}"
+        scheme = "https" if ssl_context is not None else "http"
+        self.base_url = f"{scheme}://{shown}:{main_port}"
+        self.foreign_url = f"{scheme}://{shown}:{foreign}"
         self.files.base_url = f"http://{shown}:{files}"
         return self.base_url
 
@@ -153,7 +156,7 @@ class Simulator(ProviderHandlers):
         self.stop()
 
     async def _setup(self, host: str, port: int, foreign_port: int,
-                     files_port: int) -> tuple[int, int, int]:
+                     files_port: int, ssl_context: Any = None) -> tuple[int, int, int]:
         ports = []
         for origin, wanted in (("main", port), ("foreign", foreign_port), ("files", files_port)):
             app = web.Application(handler_args={"max_field_size": 65536})
@@ -161,7 +164,8 @@ class Simulator(ProviderHandlers):
             runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
             await runner.setup()
             self._runners.append(runner)
-            site = web.TCPSite(runner, host, wanted, backlog=2048)
+            tls = ssl_context if origin != "files" else None
+            site = web.TCPSite(runner, host, wanted, backlog=2048, ssl_context=tls)
             await site.start()
             ports.append(runner.addresses[0][1])
         return ports[0], ports[1], ports[2]
