@@ -53,17 +53,22 @@ class NotFoundError(JobpollError):
 
 
 class UnavailableError(JobpollError):
-    """Network failure, 5xx, unreadable answer: worth retrying."""
+    """Network failure, 5xx, unreadable answer: worth retrying, unless `retryable`
+    is False (an untrusted certificate does not become trusted by asking again)."""
 
     exit_code = ExitCode.UNAVAILABLE
+    retryable = True
 
 
 class RateLimitedError(UnavailableError):
-    """429: not a failure; wait until `retry_at` (epoch seconds) and go on."""
+    """429: not a failure; wait until `retry_at` (epoch seconds) and go on. When the
+    provider gave no usable time (`given` False: Retry-After 0, negative, unreadable
+    or past), `retry_at` is a short floor and the wait counts as a retry."""
 
-    def __init__(self, message: str, *, retry_at: float, **kw):
+    def __init__(self, message: str, *, retry_at: float, given: bool = True, **kw):
         super().__init__(message, **kw)
         self.retry_at = retry_at
+        self.given = given
 
 
 class UnfinishedError(JobpollError, TimeoutError):

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from jobpoll.engine.pacing import Pacer, TokenBucket, reset_time
+from jobpoll.retry import MAX_RETRY_WAIT
 from jobpoll.providers.base import RateBudget
 
 
@@ -56,12 +57,20 @@ def test_a_pause_holds_every_request_of_a_pacer_without_budget_too():
     assert pacer.take(104.0) == 0.0
 
 
+WALL = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
+
+
 @pytest.mark.parametrize("value,expected", [
-    ("2026-01-01T00:00:10Z", datetime(2026, 1, 1, 0, 0, 10, tzinfo=timezone.utc).timestamp()),
-    ("1900000000", 1_900_000_000.0),
-    ("30", 1_000.0 + 30),
+    ("2026-01-01T00:00:10Z", WALL + 10),
+    (str(int(WALL) + 120), WALL + 120),
+    ("30", WALL + 30),
     ("soon", None),
     (None, None),
+    # never further off than MAX_RETRY_WAIT, however far the provider says
+    ("2099-01-01T00:00:00Z", WALL + MAX_RETRY_WAIT),
+    ("1e12", WALL + MAX_RETRY_WAIT),
+    ("inf", WALL + MAX_RETRY_WAIT),
+    ("nan", None),
 ])
 def test_reset_header_forms(value, expected):
-    assert reset_time(value, wall=1_000.0) == expected
+    assert reset_time(value, wall=WALL) == expected

@@ -137,10 +137,17 @@ def test_404():
 
 
 def test_429_waits_until_reset_at():
+    from jobpoll.providers.base import retry_hint
+
+    from .payloads import answer
+
+    reset = parse_time("2025-01-21T16:35:00.000Z").timestamp()
+    assert retry_hint(answer(REELBOT_RATE_LIMITED, 429), now=reset - 30) == (reset, True)
     with pytest.raises(RateLimitedError) as info:
         parse(REELBOT_RATE_LIMITED, 429)
-    assert info.value.retry_at == parse_time("2025-01-21T16:35:00.000Z").timestamp()
     assert "reduce polling frequency" in info.value.message
+    # The documented example's resetAt is long past now: no usable time, a floor.
+    assert info.value.given is False
 
 
 def test_429_retry_after_header_wins():

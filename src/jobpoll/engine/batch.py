@@ -81,6 +81,12 @@ class Batcher:
         try:
             found = await self._list_members(batch, members)
         except RateLimitedError as exc:
+            if not exc.given:  # no usable time to come back: a floor, and it counts
+                batch.failures += 1
+                if batch.failures > loop.options.retries:
+                    self._disband(batch, f"{provider.name}'s job list stayed rate limited "
+                                         "with no usable time to come back")
+                    return
             loop.jobs.rate_limited(batch, exc)
             return
         except UnavailableError as exc:

@@ -106,9 +106,9 @@ def classify(exc: BaseException, ref: str) -> tuple[Failure, JobpollError]:
     exc = exc.for_job(ref)
     if isinstance(exc, RateLimitedError):
         return Failure.RATE_LIMITED, exc
-    if isinstance(exc, UnavailableError):
+    if isinstance(exc, UnavailableError) and exc.retryable:
         return Failure.TRANSIENT, exc
-    return Failure.FINAL, exc
+    return Failure.FINAL, exc  # an untrusted certificate stays untrusted, as a bad key stays bad
 
 
 # ---- what a lookup shows --------------------------------------------------------------------
@@ -256,22 +256,44 @@ def with_retries(
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """`action()`, tried again after a transient failure (network, 5xx, unreadable
-    answer) up to `retries` times with backoff; a 429 is waited out when shorter
-    than `max_rate_wait` seconds."""
+    answer) up to `retries` times with backoff. 429s are waited out while their
+    waits add up to at most `max_rate_wait` seconds; a 429 without a usable time
+    (Retry-After 0, negative, unreadable, past) waits a short floor and counts as a
+    failure. Giving up on a 429 says when the provider takes requests again."""
     failures = 0
+    waited = 0.0
     while True:
         try:
             return action()
         except RateLimitedError as exc:
-            wait = exc.retry_at - time.time()
-            if wait > max_rate_wait:
-                raise
-            sleep(max(0.0, wait))
-        except UnavailableError:
+            wait = max(0.0, exc.retry_at - time.time())
+            if not exc.given:
+                failures += 1
+            if waited + wait > max_rate_wait or failures > retries:
+                raise _gave_up(exc, failures) from None
+            waited += wait
+            sleep(wait)
+        except UnavailableError as exc:
             failures += 1
-            if failures > retries:
+            if failures > retries or not exc.retryable:
                 raise
             sleep(backoff_delay(failures))
+
+
+def _gave_up(exc: RateLimitedError, failures: int) -> RateLimitedError:
+    """The 429 that ended a lookup, saying when to come back."""
+    from datetime import timezone
+
+    if exc.given:
+        moment = datetime.fromtimestamp(exc.retry_at, timezone.utc)
+        when = f"it takes requests again at {moment.strftime('%Y-%m-%d %H:%M:%S')} UTC"
+        if exc.retry_at - time.time() < 3600:
+            when += f" (in {max(1, round(exc.retry_at - time.time()))} s)"
+    else:
+        when = (f"gave up after {failures} rate-limited tries; it gave no usable time to come back, "
+                "so try again in a minute")
+    return RateLimitedError(f"{exc.message}; {when}", retry_at=exc.retry_at, given=exc.given,
+                            job=exc.job, hint=exc.hint)
 
 
 def lookup_all(http: "SyncHttp", targets: "list[Target]", *, workers: int = 16) -> list[Outcome]:

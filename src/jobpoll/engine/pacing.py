@@ -11,6 +11,7 @@ so it is testable with plain numbers.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Mapping
@@ -118,17 +119,23 @@ class Pacer:
 
 def reset_time(value: str | None, wall: float | None = None) -> float | None:
     """X-RateLimit-Reset as epoch seconds: an ISO timestamp (Reelbot), epoch
-    seconds, or seconds from now (both seen elsewhere)."""
+    seconds, or seconds from now (both seen elsewhere). None when unreadable (NaN
+    included); never further off than MAX_RETRY_WAIT (infinity included)."""
+    from jobpoll.retry import MAX_RETRY_WAIT
+
     if not value:
         return None
-    moment = parse_time(value)
-    if moment is not None:
-        return moment.timestamp()
-    number = _number(value)
-    if number is None:
-        return None
     wall = time.time() if wall is None else wall
-    return number if number > 1_000_000_000 else wall + number
+    try:
+        moment = parse_time(value)
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is not None:
+        return min(moment.timestamp(), wall + MAX_RETRY_WAIT)
+    number = _number(value)
+    if number is None or math.isnan(number) or number == -math.inf:
+        return None
+    return min(number if number > 1_000_000_000 else wall + number, wall + MAX_RETRY_WAIT)
 
 
 def _number(value: str | None) -> float | None:

@@ -142,7 +142,7 @@ class Tracker:
             tries = "lookup" if t.failures == 1 else f"{t.failures} lookups in a row"
             self.end(t, UnavailableError(
                 f"gave up after {tries} failed: {exc.message}", job=t.ref,
-                hint="the provider may be down; try again later"))
+                hint=exc.hint or "the provider may be down; try again later"))
             return
         loop.emit(Update(Kind.RETRYING, t.ref, t.job, error=exc,
                          text=f"retry {t.failures}/{loop.options.retries}"))
@@ -150,7 +150,9 @@ class Tracker:
 
     def rate_limited(self, unit: "Tracked | Batch", exc: RateLimitedError) -> None:
         """429: every job of this provider and key waits until the time it gave;
-        not a failure."""
+        not a failure, unless it gave no usable time to come back."""
+        if not exc.given and isinstance(unit, Tracked) and self._limited_too_often(unit, exc):
+            return
         loop = self.loop
         route = unit.route
         until = route.pacer.pause(exc.retry_at, loop.clock())
@@ -163,6 +165,18 @@ class Tracker:
             else:  # a batch: the provider's name stands for its jobs
                 ref, job = route.endpoint.provider.name, None
             loop.emit(Update(Kind.RATE_LIMITED, ref, job, error=exc, until=exc.retry_at))
+
+    def _limited_too_often(self, t: Tracked, exc: RateLimitedError) -> bool:
+        """A 429 with no usable time to come back (Retry-After 0, past, unreadable)
+        waits a floor and counts as a failed lookup: --retries of them in a row end
+        the job. Returns True when that happened."""
+        t.failures += 1
+        if t.failures <= self.loop.options.retries:
+            return False
+        self.end(t, UnavailableError(
+            f"gave up after {t.failures} rate-limited lookups with no usable time to come back: "
+            f"{exc.message}", job=t.ref, hint="try again in a minute"))
+        return True
 
     def end(self, t: Tracked, error: JobpollError) -> None:
         t.error = error

@@ -191,9 +191,8 @@ class Provider:
         code = answer.status_code
         detail = message or f"HTTP {code}"
         if code == 429:
-            return RateLimitedError(
-                f"rate limited by {self.name}: {detail}", retry_at=retry_at_from(answer)
-            )
+            retry_at, given = retry_hint(answer)
+            return RateLimitedError(f"rate limited by {self.name}: {detail}", retry_at=retry_at, given=given)
         if code in (401, 403):
             return self.auth_error(f"{self.name} rejected the API key: {detail}")
         if code == 404:
@@ -204,30 +203,48 @@ class Provider:
 
 
 def retry_at_from(answer: Answer, now: float | None = None) -> float:
-    """When a 429 lets us ask again (epoch seconds): Retry-After, else details.resetAt,
-    else X-RateLimit-Reset, else a minute from now."""
+    """When a 429 lets us ask again (epoch seconds); see retry_hint."""
+    return retry_hint(answer, now)[0]
+
+
+def retry_hint(answer: Answer, now: float | None = None) -> tuple[float, bool]:
+    """(when a 429 lets us ask again, in epoch seconds; whether the provider's time
+    was usable): Retry-After (seconds or an HTTP date), else details.resetAt, else
+    X-RateLimit-Reset, else a minute from now. A time that is 0, negative, not a
+    number or past waits a floor and is not usable (it counts as a retry); a huge
+    one is capped (retry.bounded_retry_at)."""
     import time
+
+    from jobpoll.engine.pacing import reset_time
+    from jobpoll.retry import bounded_retry_at
 
     now = time.time() if now is None else now
     retry_after = answer.header("retry-after")
-    if retry_after:
-        try:
-            return now + max(0.0, float(retry_after))
-        except ValueError:
-            from email.utils import parsedate_to_datetime
-
-            try:
-                return parsedate_to_datetime(retry_after).timestamp()
-            except (TypeError, ValueError):
-                pass
+    if retry_after is not None:
+        return bounded_retry_at(_retry_after(retry_after.strip(), now), now)
     try:
         body = json.loads(answer.body)
-        reset = parse_time(((body or {}).get("details") or {}).get("resetAt"))
-        if reset:
-            return reset.timestamp()
-    except (ValueError, AttributeError, TypeError, UnicodeDecodeError):
+        reset_at = ((body or {}).get("details") or {}).get("resetAt")
+    except (ValueError, AttributeError, TypeError, UnicodeDecodeError, RecursionError):
+        reset_at = None
+    if reset_at is not None:
+        reset = parse_time(reset_at) if isinstance(reset_at, str) else None
+        return bounded_retry_at(reset.timestamp() if reset else None, now)
+    reset_header = answer.header("x-ratelimit-reset")
+    if reset_header is not None:
+        return bounded_retry_at(reset_time(reset_header, now), now)
+    return now + 60.0, True
+
+
+def _retry_after(value: str, now: float) -> float | None:
+    """Retry-After as epoch seconds (delay-seconds or an HTTP date), or None."""
+    try:
+        return now + float(value)  # "nan" and "inf" too: bounded_retry_at sorts them
+    except ValueError:
         pass
-    reset = parse_time(answer.header("x-ratelimit-reset"))
-    if reset:
-        return reset.timestamp()
-    return now + 60.0
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
