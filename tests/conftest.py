@@ -25,10 +25,17 @@ def sim():
     simulator.stop()
 
 
+# What the machine running the tests may have set (CI sets SSL_CERT_FILE globally)
+# and a test must set itself if it wants it: trust stores and proxies.
+NETWORK_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
 def clean_env(tmp: Path) -> dict[str, str]:
-    """The process environment without any JOBPOLL_* setting, with config, history
-    and platform dirs inside `tmp` so no test touches the user's files."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBPOLL_") and k != "NO_COLOR"}
+    """The process environment without any JOBPOLL_* setting, trust store or proxy
+    variable, with config, history and platform dirs inside `tmp` so no test
+    touches the user's files."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("JOBPOLL_") and k != "NO_COLOR" and k.upper() not in NETWORK_VARS}
     env.update(
         HOME=str(tmp),
         XDG_CONFIG_HOME=str(tmp / "xdg-config"),
@@ -69,3 +76,11 @@ def assert_clean(result, *secrets: str) -> None:
         assert "Traceback" not in stream
         for secret in secrets or (TEST_KEY,):
             assert secret not in stream
+
+
+@pytest.fixture(autouse=True)
+def _no_network_env(monkeypatch):
+    """In-process tests see no trust store or proxy setting of the machine's either."""
+    for name in list(os.environ):
+        if name.upper() in NETWORK_VARS:
+            monkeypatch.delenv(name)

@@ -163,10 +163,10 @@ def test_an_unexpected_error_quoting_an_echoed_answer_shows_no_key(sim, env, deb
 # A transport that quotes the request in its exception, as http.client ("Invalid
 # header value %r") and h11 ("Illegal header value") do.
 SYNC_TRANSPORT_QUOTES = """
-    import jobpoll.wire as wire
-    def get(self, target, headers, max_body):
+    import httpx
+    def stream(self, method, url, *, headers=None, **kw):
         raise ValueError("Invalid header value %r" % (headers,))
-    wire.Connection.get = get
+    httpx.Client.stream = stream
 """
 ASYNC_TRANSPORT_QUOTES = """
     import httpx
@@ -177,8 +177,8 @@ ASYNC_TRANSPORT_QUOTES = """
 
 
 def test_a_transport_error_quoting_the_request_shows_no_key(sim, env):
-    """Every auth header style, both clients (status: the stdlib-socket one; watch:
-    httpx), under JOBPOLL_DEBUG=1: a network error (exit 6, one line), no traceback,
+    """Every auth header style, both clients (status: httpx.Client; watch:
+    httpx.AsyncClient), under JOBPOLL_DEBUG=1: a network error (exit 6, one line), no traceback,
     no key."""
     refs = [f"{p}:{sim.add_job(p, queued=0, running=0)}" for p in PROVIDERS]
     for patch, args in ((SYNC_TRANSPORT_QUOTES, ["status", *refs]),
@@ -335,16 +335,17 @@ def test_config_and_history_files_are_created_private_never_widened_later(tmp_pa
     assert _mode(config) == 0o600
 
 
-def test_scrubbing_leaves_answers_alone_for_a_placeholder_key():
-    """A "key" too short to be a real one (e.g. `k` in a local setup) would match
-    inside IDs and URLs: answers are scrubbed only of keys of 8 characters or more."""
+def test_a_key_of_any_length_is_scrubbed_from_answers():
+    """However short the key (`k3y-abc`, 7 characters), an answer echoing it has it
+    replaced everywhere: header, body (verbatim or JSON-escaped) and URL. (Keys
+    under 8 characters used to pass through into --raw and the history.)"""
     from jobpoll.http import without_key
     from jobpoll.providers.base import Answer
 
-    body = b'{"project":"I2kzwEQHfwcepYyN","url":"https://k.example/k.mp4"}'
-    answer = Answer(200, {"x-echo": "k"}, body, "http://h/v2/movies?project=I2kzwEQHfwcepYyN")
-    assert without_key(answer, "k") == answer
-    echoed = Answer(200, {"x-echo": TEST_KEY}, body.replace(b"I2kz", TEST_KEY.encode()), "http://h/")
-    scrubbed = without_key(echoed, TEST_KEY)
-    assert TEST_KEY.encode() not in scrubbed.body and scrubbed.headers["x-echo"] == "***"
-    assert json.loads(scrubbed.body)["url"] == "https://k.example/k.mp4"
+    for key in ("k3y-abc", TEST_KEY):
+        body = b'{"message":"invalid key KEY","url":"https://k.example/k.mp4"}'.replace(b"KEY", key.encode())
+        echoed = Answer(401, {"x-echo": key}, body, f"http://h/?k={key}")
+        scrubbed = without_key(echoed, key)
+        assert key.encode() not in scrubbed.body and scrubbed.headers["x-echo"] == "***"
+        assert key not in scrubbed.url
+        assert json.loads(scrubbed.body)["url"] == "https://k.example/k.mp4"

@@ -1,37 +1,47 @@
-"""The one place that talks HTTP.
+"""The one place that talks HTTP: httpx, blocking for `status` and `list`, async
+for `watch` (and the downloads that follow, through `client_settings`).
 
 Both clients send one GET described by a provider's `Request` and hand back an
 `Answer`; they never interpret it (providers do) and never retry (the engine,
 engine/lookup.py, owns the policy). What they guarantee for everyone:
-- timeouts on connect and read, a cap on the body size, `User-Agent: jobpoll/VERSION`;
+- the network the user's other tools see: HTTP(S)_PROXY, ALL_PROXY, NO_PROXY (either
+  case, credentials in the proxy URL, socks5://), SSL_CERT_FILE, SSL_CERT_DIR, and a
+  provider's `ca_bundle`; certificates are always checked (there is no switch);
+- one total deadline per request (connect, proxy CONNECT, TLS, body), a cap on the
+  body size after decoding gzip/deflate, `User-Agent: jobpoll/VERSION`;
 - the key goes only to the configured origin: redirects are followed by hand, a
   same-origin one (or an http->https upgrade of the same host) with the key, one to
   any other origin not at all (httpx would strip only `Authorization`, not
   `x-api-key`/`X-API-Key`);
-- `-v` logs requests and answers on stderr with every key redacted;
+- `-v` logs requests and answers on stderr, keys redacted, provider text inert;
 - an answer that echoes the key back (in an error, a message, any field) has it
   replaced by `***` before anyone reads it, so no output, error line, history
-  row or `--raw` payload can carry it.
+  row or `--raw` payload can carry it;
+- network failures become one of four lines: certificate, connection refused,
+  could not resolve, timed out (network_errors.py).
 
-The synchronous client (a small HTTP/1.1 connection on the standard library's
-socket, wire.py) serves `status` and `list`, where start-up time matters more
-than throughput; the asynchronous one serves `watch`: httpx over the aiohttp
-transport, which does about four times the requests per CPU second of httpx's
-native pool (shared/FINDINGS.md).
+Transports: httpx's own for the blocking client and for small watches. A watch of
+many jobs runs httpx over the aiohttp transport, which does about four times the
+requests per CPU second (shared/FINDINGS.md, bench/transports) but costs 0.2 s to
+import; `client_settings` gives it the same trust, proxies, limits and timeouts.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from jobpoll import __version__
-from jobpoll.errors import UnavailableError
+from jobpoll.errors import UnavailableError, UsageError
 from jobpoll.providers.base import Answer, Request
 
 if TYPE_CHECKING:
+    import ssl
+
     from jobpoll.config import Endpoint
 
 USER_AGENT = f"jobpoll/{__version__}"
@@ -39,9 +49,12 @@ MAX_BODY_BYTES = 8 * 1024 * 1024  # a status answer is a few KB; anything near t
 MAX_REDIRECTS = 5
 TIMEOUT_CONNECT = 10.0  # seconds
 TIMEOUT_READ = 30.0
-TIMEOUT_TOTAL = 60.0  # a whole request, however slowly its bytes arrive
+TIMEOUT_TOTAL = 60.0  # a whole request: connect, proxy, TLS and body, however slow
+# From this many jobs on, watch uses the aiohttp transport (throughput over start-up).
+AIOHTTP_FROM_JOBS = 50
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
 _LOGGED_BODY_CHARS = 2000
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
 
 
 def build_url(base_url: str, request: Request) -> str:
@@ -62,6 +75,9 @@ def may_carry_key(target_url: str, configured_base: str) -> bool:
     return home[0] == "http" and target[0] == "https" and target[1] == home[1]
 
 
+# ---- keys in answers ------------------------------------------------------------
+
+
 def _spellings(key: str) -> list[str]:
     """The key as it may appear in an answer: verbatim, JSON-escaped, and with "/"
     escaped as PHP's json_encode writes it."""
@@ -72,14 +88,10 @@ def _spellings(key: str) -> list[str]:
     return sorted(forms, key=len, reverse=True)
 
 
-# Shorter "keys" (a placeholder such as "test") would also match inside IDs and
-# URLs; real keys are far longer, and the -v log still hides the header itself.
-MIN_SCRUBBED_KEY = 8
-
-
-def redact(text: str, key: str | None, *, min_length: int = MIN_SCRUBBED_KEY) -> str:
-    """`text` with every spelling of the key replaced by ***."""
-    if key and len(key) >= min_length:
+def redact(text: str, key: str | None) -> str:
+    """`text` with every spelling of the key replaced by ***. Any key, however
+    short: a mangled word in an answer is better than a key in the history."""
+    if key:
         for form in _spellings(key):
             text = text.replace(form, "***")
     return text
@@ -89,7 +101,7 @@ def without_key(answer: Answer, key: str | None) -> Answer:
     """The answer with every echo of the key replaced by ***: a provider that quotes
     the key back (e.g. "Invalid API key sk-...") must not make jobpoll print it,
     record it in the history or show it in --raw."""
-    if not key or len(key) < MIN_SCRUBBED_KEY:
+    if not key:
         return answer
     body = answer.body
     for form in _spellings(key):
@@ -104,42 +116,239 @@ def without_key(answer: Answer, key: str | None) -> Answer:
     return Answer(answer.status_code, headers, body, redact(answer.url, key))
 
 
+# ---- the network the user configured ---------------------------------------------
+
+_contexts: dict[tuple[str | None, str | None, str | None], Any] = {}
+_contexts_lock = threading.Lock()
+
+
+def _system_ca_dir() -> str | None:
+    """OpenSSL's hashed certificate directory when the system has one (Linux, BSD):
+    read lazily, one file per CA actually met, where loading a whole bundle costs
+    50-70 ms at every start."""
+    import ssl
+
+    path = ssl.get_default_verify_paths().openssl_capath
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                name = entry.name
+                if len(name) >= 10 and name[8] == "." and name[9:].isdigit():
+                    return path
+    except OSError:
+        pass
+    return None
+
+
+def ssl_context(ca_bundle: str | None = None) -> "ssl.SSLContext":
+    """The certificates jobpoll trusts, as OpenSSL's tools do: SSL_CERT_FILE
+    replaces the default bundle and SSL_CERT_DIR the default directory; the
+    default is the system's hashed directory, else certifi's bundle (the system
+    store on Windows). A provider's `ca_bundle` is trusted on top, for that
+    provider only. Verification and host names are always checked."""
+    cafile = os.environ.get("SSL_CERT_FILE") or None
+    capath = os.environ.get("SSL_CERT_DIR") or None
+    key = (ca_bundle, cafile, capath)
+    with _contexts_lock:
+        cached = _contexts.get(key)
+        if cached is not None:
+            return cached
+        import ssl
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
+        if capath is None and cafile is None:
+            capath = _system_ca_dir()
+            if capath is None:
+                if sys.platform == "win32":
+                    context.load_default_certs()
+                else:
+                    import certifi
+
+                    cafile = certifi.where()
+        for what, file, folder in (("SSL_CERT_FILE", cafile, None), ("SSL_CERT_DIR", None, capath),
+                                   ("ca_bundle", ca_bundle, None)):
+            if file is None and folder is None:
+                continue
+            try:
+                context.load_verify_locations(cafile=file, capath=folder)
+            except (OSError, ssl.SSLError) as exc:
+                where = what if what != "ca_bundle" else "the provider's ca_bundle"
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise UsageError(f"{where} ({file or folder}) cannot be used: {reason}",
+                                 hint="point it at a PEM file of CA certificates") from None
+        _contexts[key] = context
+        return context
+
+
+def _proxies() -> dict[str, str | None]:
+    """URL pattern -> proxy URL (None: no proxy), from HTTP(S)_PROXY, ALL_PROXY and
+    NO_PROXY in either case, as httpx reads them."""
+    from httpx._utils import get_environment_proxies
+
+    found = get_environment_proxies()
+    for proxy in found.values():
+        if proxy is not None and urlsplit(proxy).scheme not in _PROXY_SCHEMES:
+            raise UsageError(f"the proxy {shown_proxy(proxy)} has an unsupported scheme",
+                             hint="use http://, https:// or socks5:// in HTTPS_PROXY/HTTP_PROXY/ALL_PROXY")
+    return found
+
+
+def shown_proxy(proxy: str) -> str:
+    """A proxy URL fit to print: credentials never shown."""
+    parts = urlsplit(proxy)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    auth = "***@" if parts.username or parts.password else ""
+    return f"{parts.scheme}://{auth}{host}{port}"
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy a request to `url` goes through, or None (for messages and -v)."""
+    import httpx
+    from httpx._utils import URLPattern
+
+    target = httpx.URL(url)
+    # httpx tries its mounts in this order (most specific pattern first).
+    for pattern, proxy in sorted(((URLPattern(p), v) for p, v in _proxies().items()), key=lambda i: i[0]):
+        if pattern.matches(target):
+            return proxy
+    return None
+
+
+def _socks_needs(asynchronous_aiohttp: bool) -> None:
+    try:
+        if asynchronous_aiohttp:
+            import aiohttp_socks  # noqa: F401
+        else:
+            import socksio  # noqa: F401
+    except ImportError:
+        extra = "aiohttp-socks" if asynchronous_aiohttp else "httpx[socks]"
+        raise UsageError(f"a socks5:// proxy needs the {extra!r} package, which is not installed",
+                         hint=f"pip install '{extra}' in jobpoll's environment, or use an http:// proxy") from None
+
+
+def client_settings(*, ca_bundle: str | None = None, asynchronous: bool = False,
+                    aiohttp: bool = False, max_connections: int = 100,
+                    timeout: Any = None) -> dict[str, Any]:
+    """Keyword arguments for an httpx.Client (or AsyncClient with `asynchronous`)
+    that sees the network as every jobpoll request does: the trust store
+    (`ssl_context`), proxies from the environment, connection limits, per-phase
+    timeouts, the User-Agent, no redirects followed, nothing else read from the
+    environment (no .netrc). It carries no credentials: a plain client made from it
+    (e.g. downloads from another origin) sends none.
+
+        with httpx.Client(**client_settings()) as client:
+            with client.stream("GET", url) as response: ...
+
+    The blocking transports bound every socket operation by `netguard.deadline`
+    when one is set; `aiohttp` (asynchronous only) swaps httpx's pool for
+    aiohttp's, with the same settings."""
+    import httpx
+
+    from jobpoll import netguard
+
+    context = ssl_context(ca_bundle)
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+
+    def transport(proxy: str | None) -> Any:
+        if proxy is not None and urlsplit(proxy).scheme.startswith("socks"):
+            _socks_needs(aiohttp)
+        via = None
+        if proxy is not None:  # an https:// proxy is checked with the same trust store
+            via = httpx.Proxy(proxy, ssl_context=context if proxy.startswith("https:") else None)
+        if aiohttp:
+            return _aiohttp_transport(context, limits, proxy, via)
+        if asynchronous:
+            return httpx.AsyncHTTPTransport(verify=context, limits=limits, trust_env=False, proxy=via)
+        return netguard.use_deadlines(
+            httpx.HTTPTransport(verify=context, limits=limits, trust_env=False, proxy=via))
+
+    mounts = {pattern: None if proxy is None else transport(proxy) for pattern, proxy in _proxies().items()}
+    return {
+        "transport": transport(None),
+        "mounts": mounts,
+        "timeout": timeout or httpx.Timeout(connect=TIMEOUT_CONNECT, read=TIMEOUT_READ, write=10.0, pool=60.0),
+        "headers": {"User-Agent": USER_AGENT},
+        "follow_redirects": False,
+        "trust_env": False,
+    }
+
+
+def _aiohttp_transport(context: Any, limits: Any, proxy: str | None, via: Any) -> Any:
+    """httpx-aiohttp's transport with our SSL context and limits; an http(s) proxy
+    goes per request (aiohttp's own CONNECT, credentials as Proxy-Authorization),
+    a socks one through aiohttp-socks' connector."""
+    from httpx_aiohttp import AiohttpTransport
+
+    if proxy is not None and urlsplit(proxy).scheme.startswith("socks"):
+        def session() -> Any:
+            import aiohttp
+            from aiohttp_socks import ProxyConnector
+
+            url = proxy.replace("socks5h://", "socks5://", 1)
+            connector = ProxyConnector.from_url(url, ssl=context, limit=limits.max_connections,
+                                                rdns=proxy.startswith("socks5h"))
+            return aiohttp.ClientSession(connector=connector)
+
+        return AiohttpTransport(verify=context, limits=limits, client=session)
+    return AiohttpTransport(verify=context, limits=limits, proxy=via)
+
+
+# ---- -v --------------------------------------------------------------------------
+
+
 class _Logger:
-    """`-v` output: requests and answers on stderr, keys redacted."""
+    """`-v` output: requests and answers on stderr, keys redacted, and everything
+    the provider sent made inert (render.safe_text) like any other provider text."""
 
     def __init__(self, enabled: bool, stream: TextIO | None = None):
         self.enabled = enabled
         self.stream = stream
 
-    def _redact(self, text: str, secret: str | None) -> str:
-        # Any key, however short: a mangled ID in a debug log is better than a key.
-        return redact(text, secret, min_length=1)
+    def _print(self, line: str) -> None:
+        print(line, file=self.stream or sys.stderr)
 
     def request(self, method: str, url: str, headers: dict[str, str], endpoint: "Endpoint") -> None:
         if not self.enabled:
             return
-        out = self.stream or sys.stderr
-        print(f"> {method} {self._redact(url, endpoint.key)}", file=out)
+        from jobpoll.render import safe_text
+
+        self._print(f"> {method} {safe_text(redact(url, endpoint.key))}")
         for name, value in headers.items():
             if name.lower() == endpoint.provider.auth_header.lower():
                 value = "***"
-            print(f"> {name}: {self._redact(value, endpoint.key)}", file=out)
+            self._print(f"> {name}: {safe_text(redact(value, endpoint.key))}")
+        proxy = proxy_for(url)
+        if proxy:
+            self._print(f"* via proxy {shown_proxy(proxy)}")
 
     def answer(self, answer: Answer, elapsed: float, endpoint: "Endpoint") -> None:
         if not self.enabled:
             return
-        out = self.stream or sys.stderr
-        print(f"< {answer.status_code} ({len(answer.body)} bytes, {elapsed * 1000:.0f} ms)", file=out)
-        for name in ("content-type", "retry-after", "x-ratelimit-remaining", "x-ratelimit-reset", "location"):
+        from jobpoll.render import safe_text
+
+        self._print(f"< {answer.status_code} ({len(answer.body)} bytes, {elapsed * 1000:.0f} ms)")
+        for name in ("content-type", "content-encoding", "retry-after", "x-ratelimit-remaining",
+                     "x-ratelimit-reset", "location"):
             if name in answer.headers:
-                print(f"< {name}: {self._redact(answer.headers[name], endpoint.key)}", file=out)
-        text = answer.body[:_LOGGED_BODY_CHARS].decode("utf-8", "replace")
-        if text:
-            print("< " + self._redact(text, endpoint.key).replace("\n", "\n< "), file=out)
+                self._print(f"< {name}: {safe_text(redact(answer.headers[name], endpoint.key))}")
+        text = redact(answer.body[:_LOGGED_BODY_CHARS].decode("utf-8", "replace"), endpoint.key)
+        for line in text.splitlines():
+            self._print("< " + safe_text(line))
 
     def note(self, message: str) -> None:
         if self.enabled:
-            print(f"* {message}", file=self.stream or sys.stderr)
+            from jobpoll.render import safe_text
+
+            self._print(f"* {safe_text(message)}")
+
+
+# ---- one GET, both clients --------------------------------------------------------
 
 
 def _headers_for(endpoint: "Endpoint") -> dict[str, str]:
@@ -164,19 +373,17 @@ def _next_hop(location: str | None, url: str, endpoint: "Endpoint") -> str:
     return target
 
 
-def _network_error(exc: BaseException, endpoint: "Endpoint") -> UnavailableError:
-    name = endpoint.provider.name
-    if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
-        return UnavailableError(f"{name} did not answer in time ({type(exc).__name__})")
-    # Some transports quote the request in their errors ("Invalid header value %r").
-    reason = redact(str(exc), endpoint.key) or type(exc).__name__
-    return UnavailableError(f"cannot reach {name} at {endpoint.base_url}: {reason}")
-
-
 def _too_big(endpoint: "Endpoint") -> UnavailableError:
     return UnavailableError(
         f"{endpoint.provider.name} sent an answer larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB"
+        " (after decoding)"
     )
+
+
+def _proxy_refused(endpoint: "Endpoint", url: str) -> UnavailableError:
+    from jobpoll.network_errors import proxy_wants_credentials
+
+    return proxy_wants_credentials(endpoint.provider.name, proxy_for(url))
 
 
 def _with_query(url: str, params: dict[str, str] | None) -> str:
@@ -185,25 +392,29 @@ def _with_query(url: str, params: dict[str, str] | None) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
 
 
+def _answer(response: Any, body: bytes) -> Answer:
+    headers: dict[str, str] = {}
+    for name, value in response.headers.multi_items():
+        name = name.lower()
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return Answer(response.status_code, headers, body, str(response.url))
+
+
 class SyncHttp:
-    """Blocking client for `status` and `list` (see wire.py for why not httpx or
-    http.client: start-up). The guarantees (timeouts, size cap, same-origin key,
-    -v) are AsyncHttp's. One connection per thread and origin, so paging a list
-    reuses it."""
+    """Blocking client for `status` and `list`: one httpx.Client per trust store
+    (providers with their own `ca_bundle` get theirs), shared by the lookup
+    threads, so paging a list or a follow-up request reuses the connection."""
 
     def __init__(self, *, verbose: bool = False, log: TextIO | None = None):
-        import threading
-
         self._log = _Logger(verbose, log)
-        self._local = threading.local()
         self._lock = threading.Lock()
-        self._all: list[Any] = []
-        self._tls_context: Any = None
+        self._clients: dict[str | None, Any] = {}
 
     def close(self) -> None:
-        for conn in self._all:
-            conn.close()
-        self._all.clear()
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
 
     def __enter__(self) -> "SyncHttp":
         return self
@@ -211,147 +422,133 @@ class SyncHttp:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def get(self, endpoint: "Endpoint", request: Request) -> Answer:
-        from jobpoll.wire import BodyTooLarge
+    def _client(self, endpoint: "Endpoint") -> Any:
+        bundle = getattr(endpoint, "ca_bundle", None)
+        with self._lock:
+            client = self._clients.get(bundle)
+        if client is None:
+            import httpx
 
+            client = httpx.Client(**client_settings(ca_bundle=bundle))
+            with self._lock:
+                client = self._clients.setdefault(bundle, client)
+        return client
+
+    def get(self, endpoint: "Endpoint", request: Request) -> Answer:
+        import httpx
+
+        from jobpoll import netguard
+        from jobpoll.network_errors import network_error
+
+        client = self._client(endpoint)
         url = _with_query(build_url(endpoint.base_url, request), request.params)
         headers = _headers_for(endpoint)  # every hop stays on the key's origin (_next_hop)
         for _ in range(MAX_REDIRECTS + 1):
             self._log.request("GET", url, headers, endpoint)
             started = time.monotonic()
             try:
-                status, response_headers, body = self._send(url, headers)
-            except BodyTooLarge:
-                raise _too_big(endpoint) from None
-            except (OSError, ValueError) as exc:  # ValueError: e.g. an unencodable host name
-                raise _network_error(exc, endpoint) from None
+                with netguard.deadline(TIMEOUT_TOTAL):
+                    with client.stream("GET", url, headers=headers) as response:
+                        status = response.status_code
+                        if status not in _REDIRECT_CODES and status != 407:
+                            body = bytearray()
+                            for chunk in response.iter_bytes():  # decoded: the cap counts what we keep
+                                body += chunk
+                                if len(body) > MAX_BODY_BYTES:
+                                    raise _too_big(endpoint)
+                                if netguard.expired():
+                                    raise TimeoutError("the total deadline passed")
+            except UnavailableError:
+                raise
+            except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+                raise network_error(exc, endpoint, url, time.monotonic() - started,
+                                    deadline_passed=_past_deadline(started)) from None
+            if status == 407:
+                raise _proxy_refused(endpoint, url)
             if status in _REDIRECT_CODES:
-                url = _next_hop(response_headers.get("location"), url, endpoint)
+                url = _next_hop(response.headers.get("location"), url, endpoint)
                 self._log.note(f"redirected to {url}")
                 continue
-            answer = without_key(Answer(status, response_headers, body, url), endpoint.key)
-            self._log.answer(answer, time.monotonic() - started, endpoint)
-            return answer
-        raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
-
-    def _send(self, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise ValueError(f"unsupported URL scheme {parts.scheme!r} (use http or https)")
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        while True:
-            conn = self._connection(parts)
-            reused = conn.is_open
-            try:
-                return conn.get(target, headers, MAX_BODY_BYTES)
-            except Exception as exc:
-                conn.close()
-                # A kept-alive connection the server closed meanwhile: once more, anew.
-                if not reused or isinstance(exc, TimeoutError) or not isinstance(exc, OSError):
-                    raise
-
-    def _connection(self, parts: Any) -> Any:
-        from jobpoll.wire import Connection
-
-        pool = self._local.__dict__.setdefault("pool", {})
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        key = (parts.scheme, parts.hostname, port)
-        if key not in pool:
-            pool[key] = Connection(
-                parts.scheme, parts.hostname or "", port,
-                connect_timeout=TIMEOUT_CONNECT, read_timeout=TIMEOUT_READ, total_timeout=TIMEOUT_TOTAL,
-                tls=self._tls, proxy=_proxy_for(parts),
-            )
-            with self._lock:
-                self._all.append(pool[key])
-        return pool[key]
-
-    def _tls(self) -> Any:
-        # Loading CA certificates costs ~20-35 ms: only an https URL pays for it.
-        with self._lock:
-            if self._tls_context is None:
-                import ssl
-
-                try:
-                    import certifi  # the bundle httpx trusts, so both clients agree
-
-                    self._tls_context = ssl.create_default_context(cafile=certifi.where())
-                except ImportError:
-                    self._tls_context = ssl.create_default_context()
-            return self._tls_context
-
-
-def _proxy_for(parts: Any) -> tuple[str, int] | None:
-    """The proxy the environment names for this URL (HTTP(S)_PROXY, NO_PROXY), if
-    any; urllib.request is imported only when a proxy variable is set at all."""
-    import os
-
-    if not any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ):
-        return None
-    from urllib.request import getproxies_environment, proxy_bypass_environment
-
-    proxies = getproxies_environment()
-    proxy = proxies.get(parts.scheme) or proxies.get("all")
-    if not proxy or proxy_bypass_environment(parts.hostname or "", proxies):
-        return None
-    proxy_parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-    return proxy_parts.hostname or "", proxy_parts.port or 8080
-
-
-class AsyncHttp:
-    """The watch engine's client: one shared httpx.AsyncClient over aiohttp."""
-
-    def __init__(self, *, verbose: bool = False, log: TextIO | None = None, max_connections: int = 100):
-        import asyncio
-
-        import aiohttp
-        import httpx
-        from httpx_aiohttp import AiohttpTransport
-
-        self._httpx = httpx
-        self._asyncio = asyncio
-
-        # Errors the transport does not translate into httpx's own (ValueError: e.g.
-        # a header value it refuses, as in SyncHttp).
-        self._stray_errors = (OSError, asyncio.TimeoutError, aiohttp.ClientError, ValueError)
-
-        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-        timeout = httpx.Timeout(connect=TIMEOUT_CONNECT, read=TIMEOUT_READ, write=10.0, pool=60.0)
-        self._client = httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, transport=AiohttpTransport(limits=limits)
-        )
-        self._log = _Logger(verbose, log)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    async def get(self, endpoint: "Endpoint", request: Request) -> Answer:
-        url = _with_query(build_url(endpoint.base_url, request), request.params)
-        headers = _headers_for(endpoint)  # every hop stays on the key's origin (_next_hop)
-        for _ in range(MAX_REDIRECTS + 1):
-            self._log.request("GET", url, headers, endpoint)
-            started = time.monotonic()
-            try:
-                async with self._asyncio.timeout(TIMEOUT_TOTAL):  # a drip-fed answer ends too
-                    async with self._client.stream("GET", url, headers=headers) as response:
-                        if response.status_code in _REDIRECT_CODES:
-                            url = _next_hop(response.headers.get("location"), url, endpoint)
-                            self._log.note(f"redirected to {url}")
-                            continue
-                        body = bytearray()
-                        async for chunk in response.aiter_bytes():
-                            body += chunk
-                            if len(body) > MAX_BODY_BYTES:
-                                raise _too_big(endpoint)
-            except (self._httpx.HTTPError, *self._stray_errors) as exc:
-                raise _network_error(exc, endpoint) from None
             answer = without_key(_answer(response, bytes(body)), endpoint.key)
             self._log.answer(answer, time.monotonic() - started, endpoint)
             return answer
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
 
 
-def _answer(response: Any, body: bytes) -> Answer:
-    headers = {k.lower(): v for k, v in response.headers.items()}
-    return Answer(response.status_code, headers, body, str(response.url))
+def _past_deadline(started: float) -> bool:
+    return time.monotonic() - started >= TIMEOUT_TOTAL - 0.01
 
+
+class AsyncHttp:
+    """The watch engine's client: shared httpx.AsyncClients (one per trust store),
+    on httpx's own transport or, with `aiohttp`, over aiohttp's."""
+
+    def __init__(self, *, verbose: bool = False, log: TextIO | None = None, max_connections: int = 100,
+                 aiohttp: bool = False):
+        import asyncio
+
+        self._asyncio = asyncio
+        self._aiohttp = aiohttp
+        self._max_connections = max_connections
+        self._clients: dict[str | None, Any] = {}
+        self._log = _Logger(verbose, log)
+        self._client(None)  # settings errors (a bad proxy URL) surface before the first job
+
+    def _client(self, bundle: str | None) -> Any:
+        client = self._clients.get(bundle)
+        if client is None:
+            import httpx
+
+            client = httpx.AsyncClient(**client_settings(
+                ca_bundle=bundle, asynchronous=True, aiohttp=self._aiohttp,
+                max_connections=self._max_connections))
+            self._clients[bundle] = client
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    async def get(self, endpoint: "Endpoint", request: Request) -> Answer:
+        import httpx
+
+        from jobpoll.network_errors import network_error
+
+        client = self._client(getattr(endpoint, "ca_bundle", None))
+        url = _with_query(build_url(endpoint.base_url, request), request.params)
+        headers = _headers_for(endpoint)  # every hop stays on the key's origin (_next_hop)
+        for _ in range(MAX_REDIRECTS + 1):
+            self._log.request("GET", url, headers, endpoint)
+            started = time.monotonic()
+            try:
+                async with self._asyncio.timeout(TIMEOUT_TOTAL):  # connect, proxy, TLS and body
+                    async with client.stream("GET", url, headers=headers) as response:
+                        status = response.status_code
+                        if status not in _REDIRECT_CODES and status != 407:
+                            body = bytearray()
+                            async for chunk in response.aiter_bytes():
+                                body += chunk
+                                if len(body) > MAX_BODY_BYTES:
+                                    raise _too_big(endpoint)
+            except UnavailableError:
+                raise
+            except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, *_aiohttp_errors()) as exc:
+                raise network_error(exc, endpoint, url, time.monotonic() - started,
+                                    deadline_passed=_past_deadline(started)) from None
+            if status == 407:
+                raise _proxy_refused(endpoint, url)
+            if status in _REDIRECT_CODES:
+                url = _next_hop(response.headers.get("location"), url, endpoint)
+                self._log.note(f"redirected to {url}")
+                continue
+            answer = without_key(_answer(response, bytes(body)), endpoint.key)
+            self._log.answer(answer, time.monotonic() - started, endpoint)
+            return answer
+        raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
+
+
+def _aiohttp_errors() -> tuple[type[BaseException], ...]:
+    """aiohttp's own errors, when it is loaded (the transport leaves some untranslated)."""
+    module = sys.modules.get("aiohttp")
+    return (module.ClientError,) if module is not None else ()

@@ -78,19 +78,19 @@ class NoProgress:
 def open_client(connections: int = CONNECTIONS) -> "httpx.AsyncClient":
     """The one client for output files: a User-Agent and nothing else, so no key of
     any provider (whatever its header) can reach a CDN; redirects followed (they
-    carry nothing to protect); no compression, so lengths are the file's own."""
+    carry nothing to protect); no compression, so lengths are the file's own. The
+    network is every request's (http.client_settings): proxies, NO_PROXY, the trust
+    store (SSL_CERT_FILE/DIR), limits."""
     import httpx
 
-    from jobpoll.http import TIMEOUT_CONNECT, TIMEOUT_READ, USER_AGENT
+    from jobpoll.http import TIMEOUT_CONNECT, TIMEOUT_READ, client_settings
 
-    return httpx.AsyncClient(
-        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-        timeout=httpx.Timeout(connect=TIMEOUT_CONNECT, read=TIMEOUT_READ, write=10.0, pool=None),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        follow_redirects=True,
-        max_redirects=5,
-        trust_env=True,  # proxies and SSL_CERT_FILE/DIR from the environment
-    )
+    settings = client_settings(
+        asynchronous=True, max_connections=connections,
+        timeout=httpx.Timeout(connect=TIMEOUT_CONNECT, read=TIMEOUT_READ, write=10.0, pool=None))
+    settings["headers"] = {**settings["headers"], "Accept-Encoding": "identity"}
+    settings["follow_redirects"] = True
+    return httpx.AsyncClient(**settings, max_redirects=5)
 
 
 @dataclass

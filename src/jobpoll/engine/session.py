@@ -99,7 +99,7 @@ class WatchPlan:
         from jobpoll.engine.recorder import HistoryRecorder
         from jobpoll.engine.updates import Stop
         from jobpoll.engine.watch import WatchLoop
-        from jobpoll.http import AsyncHttp
+        from jobpoll.http import AIOHTTP_FROM_JOBS, AsyncHttp
 
         history, self.gathered.history = self.gathered.history, None
         recorder = HistoryRecorder(history) if history is not None else None
@@ -110,7 +110,9 @@ class WatchPlan:
             on_update(update)
 
         # Built inside the loop: aiohttp binds its session to the running loop.
-        http = AsyncHttp(verbose=self.verbose, max_connections=self.connections())
+        # aiohttp's transport pays its 0.2 s import back only when there is much to poll.
+        http = AsyncHttp(verbose=self.verbose, max_connections=self.connections(),
+                         aiohttp=len(self.gathered.targets) >= AIOHTTP_FROM_JOBS)
         watcher = WatchLoop(self.gathered.targets, self.options, http)
         installed = _install_signals(lambda: watcher.stop(Stop.INTERRUPTED)) if signals else []
         try:

@@ -1,0 +1,317 @@
+"""The HTTP layer itself, for each of its three clients (the blocking one of
+`status`/`list`, and `watch`'s on httpx's transport and on aiohttp's), against
+local servers that send exactly the bytes a test gives them: hostile framing,
+compression, a smuggled answer, total deadlines, the four network errors, and
+the -v log of what a provider sent."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import io
+import json
+import re
+import time
+
+import pytest
+
+from conftest import TEST_KEY, assert_clean, clean_env, run_cli
+from nettools import (Proxy, ScriptedServer, drip_server, http_reply, refused_port,
+                      silent_server)
+
+MUVI_JOB = {"id": "job_abc123def456", "status": "completed", "progress": 100,
+            "output": "https://cdn.example/v.mp4", "createdAt": "2026-05-12T07:00:00Z"}
+JOB_BODY = json.dumps(MUVI_JOB).encode()
+CLIENTS = ("sync", "async", "aiohttp")
+
+
+def endpoint_for(base_url: str, key: str = TEST_KEY):
+    from jobpoll.config import Endpoint
+    from jobpoll.providers import get_provider
+
+    return Endpoint(get_provider("muvi"), base_url.rstrip("/"), key, "env", None, "env")
+
+
+def fetch(kind: str, base_url: str, *, key: str = TEST_KEY, times: int = 1, log=None, verbose=False):
+    """`times` GETs of a Muvi job through client `kind`; the answers (or the error)."""
+    from jobpoll import http
+
+    endpoint = endpoint_for(base_url, key)
+    request = endpoint.provider.status_request("job_abc123def456")
+    if kind == "sync":
+        with http.SyncHttp(verbose=verbose, log=log) as client:
+            return [client.get(endpoint, request) for _ in range(times)]
+
+    async def go():
+        client = http.AsyncHttp(aiohttp=kind == "aiohttp", verbose=verbose, log=log)
+        try:
+            return [await client.get(endpoint, request) for _ in range(times)]
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+def fails(kind: str, base_url: str, **kw) -> str:
+    from jobpoll.errors import UnavailableError
+
+    with pytest.raises(UnavailableError) as caught:
+        fetch(kind, base_url, **kw)
+    return caught.value.line()
+
+
+# ---- compression ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_a_server_that_always_answers_gzip_is_decoded(kind):
+    server = ScriptedServer([http_reply(200, gzip.compress(JOB_BODY), {"Content-Encoding": "gzip"})])
+    [answer] = fetch(kind, server.url)
+    assert json.loads(answer.body)["status"] == "completed"
+    assert b"gzip" in server.requests[0].lower()  # it was offered (Accept-Encoding)
+    server.close()
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_a_gzip_bomb_is_capped_after_decoding(kind):
+    from jobpoll import http
+
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb") as out:
+        for _ in range(20):
+            out.write(bytes(1024 * 1024))  # 20 MiB of zeros, about 20 KB on the wire
+    bomb = buffer.getvalue()
+    assert len(bomb) < http.MAX_BODY_BYTES // 100
+    server = ScriptedServer([http_reply(200, bomb, {"Content-Encoding": "gzip"})])
+    assert "larger than 8 MiB (after decoding)" in fails(kind, server.url)
+    server.close()
+
+
+# ---- hostile framing ----------------------------------------------------------------
+
+BAD_FRAMING = {
+    "negative Content-Length": b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n" + b"x" * 5000,
+    "negative chunk size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n" + b"x" * 5000,
+    "two different lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nabcdefg",
+    "body shorter than its length": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",
+}
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+@pytest.mark.parametrize("case", BAD_FRAMING)
+def test_hostile_framing_is_an_error_not_a_read_to_the_end(kind, case):
+    server = ScriptedServer([BAD_FRAMING[case]], close_after_each=True)
+    started = time.monotonic()
+    line = fails(kind, server.url)
+    assert time.monotonic() - started < 5
+    assert "cannot reach muvi" in line and TEST_KEY not in line
+    server.close()
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_bytes_after_a_content_length_body_are_not_the_next_answer(kind):
+    """A server that appends a second answer after the first one's body: the next
+    request must not take it for its own (the connection is dropped, not reused)."""
+    smuggled = json.dumps({**MUVI_JOB, "id": "job_smuggled0000", "status": "failed"}).encode()
+    first = http_reply(200, JOB_BODY) + http_reply(200, smuggled)
+    server = ScriptedServer([first, http_reply(200, JOB_BODY)])
+    answers = fetch(kind, server.url, times=2)
+    assert [json.loads(a.body)["id"] for a in answers] == ["job_abc123def456"] * 2
+    assert len(server.requests) == 2
+    server.close()
+
+
+# ---- deadlines ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_a_drip_fed_body_ends_at_the_total_deadline(kind, monkeypatch):
+    from jobpoll import http
+
+    monkeypatch.setattr(http, "TIMEOUT_TOTAL", 0.8)
+    sock = drip_server()
+    started = time.monotonic()
+    line = fails(kind, f"http://127.0.0.1:{sock.getsockname()[1]}")
+    assert time.monotonic() - started < 3
+    assert re.search(r"timed out \(no complete answer after [0-2]\.\d s\)", line), line
+    sock.close()
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_a_drip_fed_proxy_connect_ends_at_the_total_deadline(kind, monkeypatch):
+    """The proxy's CONNECT answer trickles in a byte at a time: the deadline covers
+    it (and the TLS that would follow), not only the provider's answer."""
+    from jobpoll import http
+
+    monkeypatch.setattr(http, "TIMEOUT_TOTAL", 0.8)
+    proxy = Proxy(drip=True)
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url())
+    started = time.monotonic()
+    line = fails(kind, "https://api.muvi.example")
+    assert time.monotonic() - started < 3
+    assert "timed out" in line and "through the proxy" in line
+    proxy.close()
+
+
+# ---- the four errors, each client ------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_the_four_network_errors_are_told_apart(kind, monkeypatch, tmp_path):
+    from jobpoll import http
+
+    refused = fails(kind, f"http://127.0.0.1:{refused_port()}")
+    assert "connection refused by 127.0.0.1" in refused and "time" not in refused
+    unknown = fails(kind, "http://jobpoll-test.invalid")
+    assert "could not resolve the host name 'jobpoll-test.invalid'" in unknown and "time" not in unknown
+    import trustme
+
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
+    server = ScriptedServer([http_reply(200, JOB_BODY)], tls=context)
+    untrusted = fails(kind, server.url)
+    assert "certificate not trusted" in untrusted and "time" not in untrusted.replace("SSL_CERT", "")
+    monkeypatch.setattr(http, "TIMEOUT_TOTAL", 0.5)
+    silent = silent_server()
+    late = fails(kind, f"http://127.0.0.1:{silent.getsockname()[1]}")
+    assert "timed out" in late
+    assert len({refused, unknown, untrusted, late}) == 4
+    server.close()
+    silent.close()
+
+
+# ---- -v: what the provider sent, inert --------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_verbose_log_neutralises_provider_bytes(kind):
+    """Body, headers and a redirect's Location pass through safe_text: no ESC, no
+    8-bit CSI (U+009B), no carriage return reaches the terminal; keys redacted."""
+    hostile = "\x1b]0;owned\x07\u009b2J\r"
+    body = json.dumps({**MUVI_JOB, "message": hostile + TEST_KEY}, ensure_ascii=False).encode()
+    # A header value may carry obs-text bytes (0x80-0xFF), read as Latin-1: 0x9B is U+009B.
+    redirect = http_reply(302, b"", {"Location": "/v1/jobs/job_abc123def456?x=\u009b[2J"})
+    server = ScriptedServer([redirect, http_reply(200, body, {"Content-Type": "application/json\u009b[2J",
+                                                              "Retry-After": TEST_KEY})])
+    log = io.StringIO()
+    fetch(kind, server.url, log=log, verbose=True)
+    text = log.getvalue()
+    assert "< 200" in text and "redirected to" in text
+    for bad in ("\x1b", "\u009b", "\x07", "\r", TEST_KEY):
+        assert bad not in text, (bad, text)
+    server.close()
+
+
+# ---- through the CLI ---------------------------------------------------------------------
+
+SHORT_DEADLINE = """
+    import jobpoll.http
+    jobpoll.http.TIMEOUT_TOTAL = 0.8
+"""
+
+
+def _patched(patch: str, args: list[str], env: dict):
+    import subprocess
+    import sys
+    import textwrap
+
+    script = "import sys\n" + textwrap.dedent(patch) + "\nfrom jobpoll.cli import main\nmain(sys.argv[1:])\n"
+    return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=60)
+
+
+@pytest.mark.parametrize("command", ["status", "watch"])
+def test_status_and_watch_say_timed_out_at_the_deadline(tmp_path, command):
+    silent = silent_server()
+    drip = drip_server()
+    for sock in (silent, drip):
+        env = clean_env(tmp_path)
+        env.update(JOBPOLL_MUVI_BASE_URL=f"http://127.0.0.1:{sock.getsockname()[1]}",
+                   JOBPOLL_MUVI_API_KEY=TEST_KEY)
+        args = ["status"] if command == "status" else ["watch", "-i", "0.2", "--retries", "0"]
+        started = time.monotonic()
+        result = _patched(SHORT_DEADLINE, [*args, "muvi:job_abc123def456"], env)
+        assert time.monotonic() - started < 15
+        assert result.returncode == 6, result.stderr
+        assert re.search(r"timed out \(no complete answer after \d\.\d s\)", result.stderr), result.stderr
+        assert_clean(result)
+    silent.close()
+    drip.close()
+
+
+def test_status_ends_at_the_deadline_behind_a_dripping_proxy(tmp_path):
+    proxy = Proxy(drip=True)
+    env = clean_env(tmp_path)
+    env.update(JOBPOLL_MUVI_API_KEY=TEST_KEY, HTTPS_PROXY=proxy.url())  # the default https base URL
+    started = time.monotonic()
+    result = _patched(SHORT_DEADLINE, ["status", "muvi:job_abc123def456"], env)
+    assert time.monotonic() - started < 10
+    assert result.returncode == 6 and "timed out" in result.stderr, result.stderr
+    proxy.close()
+
+
+@pytest.mark.parametrize("command", ["status", "watch"])
+def test_a_short_key_echoed_back_is_never_shown(tmp_path, command):
+    """A 7-character key quoted back in the answer: not in --raw, the table, -v or
+    the history (keys under 8 characters used to be let through)."""
+    key = "k3y-abc"
+    body = json.dumps({**MUVI_JOB, "message": f"hello {key}", "echo": {"key": key}}).encode()
+    server = ScriptedServer([http_reply(200, body, {"X-Echo": key})])
+    env = clean_env(tmp_path)
+    env.update(JOBPOLL_MUVI_BASE_URL=server.url, JOBPOLL_MUVI_API_KEY=key)
+    args = ["status", "--raw"] if command == "status" else ["watch", "--json", "-i", "0.2"]
+    result = run_cli("-v", *args, "muvi:job_abc123def456", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "***" in result.stdout + result.stderr
+    assert_clean(result, key)
+    from pathlib import Path
+
+    stored = b"".join(p.read_bytes() for p in Path(env["JOBPOLL_HISTORY"]).parent.glob("history*"))
+    assert b"job_abc123def456" in stored and key.encode() not in stored
+    server.close()
+
+
+# ---- every client sees the same network ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """An https server with a certificate from a throwaway CA, and that CA's file."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    pem = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = ScriptedServer([http_reply(200, JOB_BODY)], tls=context)
+    yield server, pem
+    server.close()
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+@pytest.mark.parametrize("via", ["http proxy with credentials", "socks5"])
+def test_every_client_honours_proxies_and_the_trust_store(kind, via, tls_server, monkeypatch):
+    from nettools import Socks5Proxy
+
+    server, pem = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(pem))
+    if via == "socks5":
+        proxy = Socks5Proxy()
+        monkeypatch.setenv("ALL_PROXY", f"socks5://127.0.0.1:{proxy.port}")
+    else:
+        proxy = Proxy("u", "p@ss")
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url("u:p%40ss"))
+    [answer] = fetch(kind, server.url)
+    assert json.loads(answer.body)["id"] == "job_abc123def456"
+    if via == "socks5":
+        assert proxy.targets == [("127.0.0.1", server.port)]
+    else:
+        assert proxy.heads[0].startswith(f"CONNECT 127.0.0.1:{server.port} ".encode())
+        assert b"Proxy-Authorization: Basic dTpwQHNz" in proxy.heads[0]  # u:p@ss
+    assert TEST_KEY.encode() not in proxy.raw
+    proxy.close()
