@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "download": ("jobpoll.commands.download", "download_command", False),
     "list": ("jobpoll.commands.listing", "list_command", False),
     "config": ("jobpoll.commands.config", "config_app", True),
-    "providers": ("jobpoll.commands.providers", "providers_command", False),
+    "providers": ("jobpoll.commands.providers", "providers_app", True),
     "history": ("jobpoll.commands.history", "history_app", True),
     "demo": ("jobpoll.commands.demo", "demo_command", False),
     "simulate": ("jobpoll.commands.demo", "simulate_command", False),
@@ -46,13 +46,16 @@ def _global_options(
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Log HTTP requests and answers on stderr (keys redacted)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No warnings or progress on stderr."),
 ) -> None:
+    from jobpoll.providers import use_config
+
+    use_config(config)  # user provider definitions live beside the config file
     ctx.obj = AppContext(config_path=config, verbose=verbose, quiet=quiet, no_color=no_color)
 
 
 def build_app(only: str | None = None) -> typer.Typer:
     app = typer.Typer(
         name="jobpoll",
-        help="Poll asynchronous render jobs at video-generation APIs (json2video, Pictory, Muvi, Reelbot).",
+        help="Poll asynchronous render jobs at video-generation APIs (json2video, Pictory, Muvi, Reelbot, Shotstack, Creatomate, Replicate, Runway, Luma, or any defined as data).",
         no_args_is_help=True,
         add_completion=False,
         rich_markup_mode=None,  # plain help: rich would add ~80 ms to every --help

@@ -144,6 +144,7 @@ def load_config(
             raw = fh.read()
             mode = os.fstat(fh.fileno()).st_mode
     except FileNotFoundError:
+        _find_definitions(path)
         return Config(path, {}, False)
     except IsADirectoryError:
         raise ConfigError(f"config file {path} is a directory, not a file") from None
@@ -151,9 +152,20 @@ def load_config(
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
     _warn_if_exposed(path, mode, warn)
     data = _parse(path, raw)
+    _find_definitions(path)
     if validate:
         validate_config(path, data)
     return Config(path, data, True)
+
+
+def _find_definitions(path: Path) -> None:
+    """User provider definitions live beside the config file in use (its folder's
+    providers/) and in JOBPOLL_PROVIDERS_PATH; finding them (file names only, no
+    parsing) is where a file named like a built-in is refused, for every command."""
+    from jobpoll.providers import definition_files, use_config
+
+    use_config(path)
+    definition_files()
 
 
 def _warn_if_exposed(path: Path, mode: int, warn: Warn | None) -> None:
@@ -246,9 +258,10 @@ def check_key(key: str) -> str:
 def validate_config(path: Path, data: dict[str, Any]) -> None:
     """ConfigError naming the file and the setting for anything jobpoll cannot use."""
     from jobpoll.durations import parse_duration
-    from jobpoll.providers import NAMES
+    from jobpoll.providers import is_known, names
 
-    known = ", ".join(NAMES)
+    def known() -> str:  # every provider's name: only needed for an error message
+        return ", ".join(names())
 
     def bad(setting: str, problem: str) -> ConfigError:
         return ConfigError(f"config file {path}: {setting} {problem}")
@@ -257,14 +270,14 @@ def validate_config(path: Path, data: dict[str, Any]) -> None:
         if name not in TOP_SETTINGS:
             raise bad(name, f"is not a setting (known: {', '.join(TOP_SETTINGS)}, [providers.NAME])")
     default = data.get("default_provider")
-    if default is not None and default not in NAMES:
-        raise bad("default_provider", f"must be one of {known}, not {default!r}")
+    if default is not None and (not isinstance(default, str) or not is_known(default)):
+        raise bad("default_provider", f"must be one of {known()}, not {default!r}")
     providers = data.get("providers", {})
     if not isinstance(providers, dict):
         raise bad("providers", "must be a table of [providers.NAME] tables")
     for name, table in providers.items():
-        if name not in NAMES:
-            raise bad(f"[providers.{name}]", f"is not a known provider (known: {known})")
+        if not is_known(name):
+            raise bad(f"[providers.{name}]", f"is not a known provider (known: {known()})")
         if not isinstance(table, dict):
             raise bad(f"providers.{name}", "must be a table")
         for setting, value in table.items():

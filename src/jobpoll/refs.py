@@ -70,25 +70,28 @@ def _isatty(stream: TextIO) -> bool:
 
 def parse_ref(text: str, *, provider_opt: str | None, config: "Config | None") -> JobRef:
     """One reference, checked: a known provider and an ID it accepts. Sends nothing."""
-    from jobpoll.providers import NAMES, get_provider
+    from jobpoll.providers import get_provider
 
     name, sep, job_id = text.partition(":")
     if sep:
         provider = get_provider(name)
     else:
         job_id = text
-        provider = get_provider(_provider_for_bare_id(text, provider_opt, config, NAMES))
+        provider = get_provider(_provider_for_bare_id(text, provider_opt, config))
     if not job_id:
         raise UsageError(f"{text!r}: the job ID is empty")
     provider.check_id(job_id)
     return JobRef(provider.name, job_id)
 
 
-def _provider_for_bare_id(job_id: str, provider_opt: str | None, config, names) -> str:
+def _provider_for_bare_id(job_id: str, provider_opt: str | None, config) -> str:
     # Never guess from the ID's shape: a json2video lookup of a foreign ID answers
     # "error", which would be reported as a failed render.
     if provider_opt:
         return provider_opt
+    from jobpoll.providers import names as provider_names
+
+    names = provider_names()
     if config is not None:
         if config.default_provider:
             return config.default_provider

@@ -247,10 +247,10 @@ def get_command(
 def settings_document(config: Config) -> dict[str, Any]:
     """Every setting with where it comes from; keys masked."""
     from jobpoll.config import mask, resolve_endpoint
-    from jobpoll.providers import NAMES
+    from jobpoll.providers import names
 
     providers: dict[str, Any] = {}
-    for name in NAMES:
+    for name in names():
         endpoint = resolve_endpoint(config, name)
         providers[name] = {
             "base_url": endpoint.base_url,

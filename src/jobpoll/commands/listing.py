@@ -40,14 +40,15 @@ def list_command(
     from jobpoll.exits import combine
     from jobpoll.listing import ListQuery, list_report, parse_state, parse_when
     from jobpoll.model import utcnow
-    from jobpoll.providers import NAMES, get_provider
+    from jobpoll.providers import get_provider, names as provider_names
     from jobpoll.render import EXTRA_FIELDS, JobPrinter, Mode, check_field, choose_mode
     from jobpoll.errors import UsageError
 
     app = app_context(ctx)
     check_field(field, extra=EXTRA_FIELDS)
     chosen = {get_provider(p).name for p in provider or ()}
-    names = [n for n in NAMES if n in chosen] if chosen else list(NAMES)
+    every = provider_names()
+    names = [n for n in every if n in chosen] if chosen else every
     now = utcnow()
     since_at = parse_when(since, what="--since", now=now) if since is not None else None
     until_at = parse_when(until, what="--until", now=now, end_of_day=True) if until is not None else None
