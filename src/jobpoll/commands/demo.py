@@ -52,13 +52,13 @@ def demo_command(ctx: typer.Context) -> None:
             ref = parse_ref(text, provider_opt=None, config=None)
             if ref.provider not in endpoints:
                 endpoints[ref.provider] = Endpoint(
-                    provider=get_provider(ref.provider), base_url=base_url, key=DEMO_KEY,
+                    provider=get_provider(ref.provider), base_url=sim.url_for(ref.provider), key=DEMO_KEY,
                     key_source="demo", interval=None, base_url_source="demo",
                 )
             targets.append(Target(ref, endpoints[ref.provider]))
         if not app.quiet:
             print(f"jobpoll demo: watching {len(targets)} jobs at a local imitation of "
-                  f"json2video, Pictory, Muvi and Reelbot ({base_url})", file=sys.stderr)
+                  f"json2video, Pictory, Muvi, Reelbot, Shotstack, Runway and Replicate ({base_url})", file=sys.stderr)
         options = PollOptions(
             interval=DEMO_INTERVAL, max_interval=DEMO_MAX_INTERVAL,
             deadline=started + DEMO_DEADLINE, heartbeat=0,
@@ -100,7 +100,7 @@ def simulate_command(
         0.0, "--fault-rate", metavar="RATE", min=0.0, max=1.0, help="Share of requests meeting a random transient fault (0..1)."
     ),
 ) -> None:
-    """Serve a local imitation of the four providers until Ctrl-C; prints its base URL
+    """Serve a local imitation of every built-in provider until Ctrl-C; prints its base URL
     and the environment to point jobpoll at it."""
     from jobpoll.errors import UsageError
     from jobpoll.simulator import serve

@@ -157,7 +157,7 @@ class Declarative(Provider):
         progress = None
         if f.progress is not None:
             number = as_number(f.progress.search(body))
-            progress = None if number is None else min(100.0, max(0.0, number * f.scale))
+            progress = None if number is None else min(100.0, max(0.0, round(number * f.scale, 2)))
         return Job(
             provider=self.name, id=job_id, state=state, status=word,
             progress=100.0 if state is State.DONE else progress,

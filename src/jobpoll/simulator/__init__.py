@@ -1,6 +1,7 @@
-"""A local imitation of the four providers' HTTP APIs, with injectable faults.
+"""A local imitation of the providers' HTTP APIs, with injectable faults.
 
-No machine here reaches the real json2video, Pictory, Muvi or Reelbot hosts, so
+No machine here reaches the real json2video, Pictory, Muvi, Reelbot, Shotstack,
+Creatomate, Replicate, Runway or Luma hosts, so
 jobpoll ships this simulator. It serves, on 127.0.0.1, the endpoints jobpoll
 uses, with the shapes, status words, errors and limits of each provider's own
 documentation (shared/providers/*.txt) and of the quirks in SPEC.md. It is used
@@ -64,6 +65,7 @@ Python API
     json2video_bad_key_status = 401 (400 and 403 have been seen live),
     json2video_unknown_project = 200 (or 400: the "internal error" quirk),
     muvi_wrapped = False (every Muvi answer as {success, data, requestId}),
+    creatomate_budget (n, seconds) = (30, 10.0), replicate_page_size = 100,
     log_size = 200000, random_slow_delay = 1.0 (the delay of fault_rate's
     "slow" faults; their 429s say Retry-After: 1), file_origin = True (output
     URLs in answers point at the file origin), file_rate = 0 (bytes a second
@@ -177,6 +179,46 @@ GET /_files/<id>.mp4?...: a tiny fake MP4 (403 AccessDenied XML once expired);
     with file_origin on, the links point at the file origin instead, which
     serves the job's file there.
 
+The five below are written from their documentation (shared/providers/more.md;
+_renderapis.py), never from jobpoll's definition files. Their base URLs carry
+a path: ``sim.url_for(provider)`` (or BASE_PATHS) gives the one to configure.
+Keys: missing or starting "bad" are refused in each API's style (Shotstack 403,
+the others 401). Outcomes: done, failed, stuck for all; cancelled for Runway and
+Replicate ("canceled"), aborted for Replicate (never started).
+GET /edit/{v1|stage}/render/{id} (Shotstack; x-api-key)
+    {success, message, response: {id, owner, plan, status, error, duration,
+    billable, renderTime, url, poster, thumbnail, data, created, updated}};
+    status queued, then fetching, preprocessing, rendering, saving through the
+    running phase, done or failed; url/poster/thumbnail null until done.
+GET /v1/renders/{id} and /v2/renders/{id} (Creatomate; Bearer)
+    The render object: status planned (variant waiting=True: "waiting"), then
+    transcribing (variant transcribe=True, first 40% of running) and rendering,
+    succeeded or failed; `url` always present, `snapshot_url` once succeeded,
+    `error_message` once failed. 30 requests per 10 s per key (setting
+    creatomate_budget), then 429 with no Retry-After (none is documented).
+GET /v1/predictions/{id} (Replicate; Bearer)
+    {id, model, version, input, logs, output, data_removed, error, status,
+    source, created_at, started_at, completed_at, urls, metrics}; status
+    starting, processing, succeeded, failed, canceled, aborted; output by
+    variant output = "string" (default) | "list" | "object"; variant
+    data_removed=True: succeeded with output null and data_removed true.
+    Errors as {title, detail, status}.
+GET /v1/predictions (Replicate list)
+    Newest first, ``replicate_page_size`` (100) a page: {previous, next (a URL
+    on the simulator with ?cursor=), results}.
+GET /v1/tasks/{id} (Runway; Bearer and X-Runway-Version 2024-11-06 or
+    2024-09-13, else 400) {id, createdAt, status}; PENDING (variant
+    throttled=True: THROTTLED), RUNNING with progress 0..1, SUCCEEDED with
+    output [url], FAILED with failure and failureCode (variants error_message,
+    error_code; error_code "" leaves it out), CANCELLED. Errors {"error"}.
+GET /dream-machine/v1/generations/{id} (Luma; Bearer)
+    {id, generation_type, state, failure_reason, created_at, assets, model,
+    request}; state queued, dreaming, completed, failed; assets null until
+    completed, then {video, progress_video} (variant image=True: {image}).
+    Errors {"detail"}.
+GET /dream-machine/v1/generations?limit=&offset= (Luma list)
+    Newest first: {generations, has_more, count, limit, offset}.
+
 Faults
 ======
 Per job: add_job(..., faults=[{"kind": K, "times": 1, "after": 0, "on":
@@ -243,8 +285,10 @@ Entry points
     serves until KeyboardInterrupt, then returns. ``out`` defaults to
     sys.stdout at call time.
 ``seed_demo_jobs(sim) -> list[str]``
-    "provider:id" refs for ``jobpoll demo``: eight jobs, two per provider,
-    all finished within ~5-15 s. Progress shows for Pictory (renderProgress)
+    "provider:id" refs for ``jobpoll demo``: eleven jobs, two per Python
+    provider and one each of Shotstack (its fetching/preprocessing/rendering/
+    saving steps), Runway (THROTTLED, then progress) and Replicate, all finished
+    within ~5-15 s. Progress shows for Pictory (renderProgress)
     and Muvi (one linear, one with the documented 0/50/100 steps); json2video
     and Reelbot report none. One json2video job fails with a message. One
     Reelbot job answers its second status lookup with a documented 429
@@ -260,12 +304,13 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._jobs import FAULT_KINDS, PROVIDERS, TRANSIENT_KINDS
+from ._renderapis import BASE_PATHS
 
 if TYPE_CHECKING:
     from ._server import Simulator
 
 __all__ = ["Simulator", "serve", "seed_demo_jobs", "PROVIDERS", "FAULT_KINDS",
-           "TRANSIENT_KINDS", "SIM_KEY"]
+           "TRANSIENT_KINDS", "SIM_KEY", "BASE_PATHS"]
 
 SIM_KEY = "sim-key"
 
@@ -293,6 +338,9 @@ def seed_demo_jobs(sim: "Simulator") -> list[str]:
         {"provider": "reelbot", "queued": 2.0, "running": 8.0,
          "faults": [{"kind": "429", "after": 1, "seconds": 3}]},
         {"provider": "reelbot", "queued": 1.0, "running": 5.0},
+        {"provider": "shotstack", "queued": 1.0, "running": 8.0},
+        {"provider": "runway", "queued": 1.5, "running": 7.0, "throttled": True},
+        {"provider": "replicate", "queued": 1.0, "running": 6.0},
     ]
     ids = sim.add_jobs(specs)
     return [f"{s['provider']}:{i}" for s, i in zip(specs, ids)]
@@ -328,7 +376,7 @@ def serve(port: int = 8765, host: str = "127.0.0.1", *, seed: int | None = None,
         lines = [f"jobpoll simulator listening on {base}", ""]
         for provider in PROVIDERS:
             env = provider.upper()
-            lines.append(f"export JOBPOLL_{env}_BASE_URL={base}")
+            lines.append(f"export JOBPOLL_{env}_BASE_URL={sim.url_for(provider)}")
             lines.append(f"export JOBPOLL_{env}_API_KEY={SIM_KEY}")
         lines += ["", "Sample jobs:"]
         width = max(len(ref) for ref, _ in samples)

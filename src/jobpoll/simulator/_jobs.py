@@ -16,7 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-PROVIDERS = ("json2video", "pictory", "muvi", "reelbot")
+# The first four have Python providers in jobpoll; the last five are imitated
+# from their documentation in _renderapis.py.
+PROVIDERS = ("json2video", "pictory", "muvi", "reelbot",
+             "shotstack", "creatomate", "replicate", "runway", "luma")
+UUID_PROVIDERS = frozenset({"pictory", "shotstack", "creatomate", "runway", "luma"})
 
 # Phases of a simulated job (the simulator's own words, mapped to each provider's
 # status word by _providers.py).
@@ -28,6 +32,12 @@ OUTCOMES = {
     "pictory": {"done", "failed", "stuck", "cleaned"},
     "muvi": {"done", "failed", "stuck", "cancelled"},
     "reelbot": {"done", "failed", "stuck"},
+    "shotstack": {"done", "failed", "stuck"},
+    "creatomate": {"done", "failed", "stuck"},
+    # cancelled: "canceled" (by the user); aborted: its deadline passed before it started
+    "replicate": {"done", "failed", "stuck", "cancelled", "aborted"},
+    "runway": {"done", "failed", "stuck", "cancelled"},
+    "luma": {"done", "failed", "stuck"},
 }
 
 # Variant keywords add_job accepts, per provider (anything else is a typo: ValueError).
@@ -39,6 +49,11 @@ VARIANTS = {
     "pictory": _COMMON_VARIANTS | {"ai_studio", "video_duration", "retention"},
     "muvi": _COMMON_VARIANTS | {"progress", "wrapped", "model", "output_type"},
     "reelbot": _COMMON_VARIANTS | set(),
+    "shotstack": _COMMON_VARIANTS | set(),
+    "creatomate": _COMMON_VARIANTS | {"waiting", "transcribe"},
+    "replicate": _COMMON_VARIANTS | {"output", "data_removed"},
+    "runway": _COMMON_VARIANTS | {"throttled"},
+    "luma": _COMMON_VARIANTS | {"image"},
 }
 
 FAULT_KINDS = frozenset({
@@ -94,8 +109,10 @@ def new_id(provider: str, rng: random.Random) -> str:
     """An ID in the provider's real shape."""
     if provider == "json2video":
         return "".join(rng.choice(_ALNUM) for _ in range(16))
-    if provider == "pictory":
+    if provider in UUID_PROVIDERS:
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    if provider == "replicate":
+        return "".join(rng.choice(_LOWER_ALNUM) for _ in range(26))
     if provider == "muvi":
         return "job_%012x" % rng.getrandbits(48)
     if provider == "reelbot":
@@ -108,8 +125,8 @@ def check_id(provider: str, job_id: str) -> None:
         raise ValueError(f"bad {provider} job id {job_id!r}")
     if provider == "json2video" and not J2V_ID.fullmatch(job_id):
         raise ValueError(f"json2video project ids are 16 characters of [A-Za-z0-9]: {job_id!r}")
-    if provider == "pictory" and not UUID_RE.fullmatch(job_id):
-        raise ValueError(f"pictory job ids are UUIDs: {job_id!r}")
+    if provider in UUID_PROVIDERS and not UUID_RE.fullmatch(job_id):
+        raise ValueError(f"{provider} job ids are UUIDs: {job_id!r}")
 
 
 # --------------------------------------------------------------------------- faults

@@ -11,6 +11,7 @@ import random
 import re
 from typing import Any
 
+from . import _renderapis as R
 from ._jobs import CANCELLED, CLEANED, DONE, FAILED, QUEUED, RUNNING, SimJob, iso_ms, iso_s
 
 _rid = random.Random()
@@ -360,6 +361,8 @@ def reelbot_rate_limited(reset_at: float) -> dict[str, Any]:
 
 def unauthorized(provider: str) -> tuple[int, Any]:
     """The provider's answer to a rejected key (fault "401" and keys starting 'bad')."""
+    if provider in R.RENDER_APIS:
+        return R.unauthorized(provider)
     if provider == "json2video":
         return 401, j2v_error(J2V_BAD_KEY)
     if provider == "pictory":
@@ -372,6 +375,8 @@ def unauthorized(provider: str) -> tuple[int, Any]:
 
 def not_found(provider: str, job_id: str) -> tuple[int, Any]:
     """The provider's 404 (fault "404" and unknown jobs)."""
+    if provider in R.RENDER_APIS:
+        return R.not_found(provider, job_id)
     if provider == "json2video":
         return 404, j2v_error(f"Project '{job_id}' not found")
     if provider == "pictory":
@@ -383,6 +388,8 @@ def not_found(provider: str, job_id: str) -> tuple[int, Any]:
 
 def rate_limited(provider: str, reset_at: float, seconds: int) -> Any:
     """The provider's 429 body (Reelbot's is documented; the others are plausible)."""
+    if provider in R.RENDER_APIS:
+        return R.rate_limited(provider, seconds)
     if provider == "reelbot":
         return reelbot_rate_limited(reset_at)
     if provider == "json2video":

@@ -17,6 +17,7 @@ from aiohttp import web
 from ._faults import REDIRECT_MARKER
 from ._files import FileOrigin, normalize_file_faults
 from ._handlers import ProviderHandlers
+from ._renderapi_handlers import RenderApiHandlers
 from ._jobs import PROVIDERS, TRANSIENT_KINDS, SimJob, make_job
 
 LOG_SIZE = 200_000
@@ -31,6 +32,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "json2video_bad_key_status": 401,
     "json2video_unknown_project": 200,
     "muvi_wrapped": False,
+    "creatomate_budget": (30, 10.0),
+    "replicate_page_size": 100,
     "log_size": LOG_SIZE,
     "random_slow_delay": 1.0,
     "file_origin": True,  # output URLs point at the file origin (_files.py)
@@ -45,8 +48,9 @@ def _unlist(order: list[tuple[float, str]], job: SimJob) -> None:
         del order[i]
 
 
-class Simulator(ProviderHandlers):
-    """A local imitation of the json2video, Pictory, Muvi and Reelbot APIs.
+class Simulator(RenderApiHandlers, ProviderHandlers):
+    """A local imitation of the json2video, Pictory, Muvi, Reelbot, Shotstack,
+    Creatomate, Replicate, Runway and Luma APIs.
 
     See the package docstring (``jobpoll.simulator``) for endpoints, jobs,
     faults, settings and the HTTP control API.
@@ -133,6 +137,14 @@ class Simulator(ProviderHandlers):
     def file_bytes(self, url: str) -> bytes:
         """The whole file the file origin serves at `url`."""
         return self.files.file_bytes(url)
+
+    def url_for(self, provider: str) -> str:
+        """The base URL to give jobpoll for `provider` (JOBPOLL_<NAME>_BASE_URL): the
+        simulator's, plus the path the API lives under (Shotstack /edit/v1, Luma
+        /dream-machine/v1)."""
+        from ._renderapis import BASE_PATHS
+
+        return self.base_url + BASE_PATHS.get(provider, "")
 
     def stop(self) -> None:
         thread, loop = self._thread, self._loop
@@ -320,6 +332,10 @@ class Simulator(ProviderHandlers):
             value = int(value)
             if value not in (200, 400):
                 raise ValueError("json2video_unknown_project is 200 or 400")
+        elif name == "replicate_page_size":
+            value = int(value)
+            if value < 1:
+                raise ValueError("replicate_page_size must be >= 1")
         elif name in ("pictory_bot_protection", "muvi_wrapped", "file_origin"):
             value = bool(value)
         elif name == "log_size":
@@ -365,6 +381,7 @@ class Simulator(ProviderHandlers):
         r.add_get("/api/v1/video/status/{job_id}", wrap(self._reelbot_status))
         r.add_get("/api/v1/video/download/{job_id}", wrap(self._reelbot_download))
         r.add_get("/_files/{name}", wrap(self._files))
+        self._render_api_routes(r, wrap)
         if origin == "main":
             r.add_get("/_sim", self._sim_info)
             r.add_get("/_sim/jobs", self._sim_list_jobs)
