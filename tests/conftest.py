@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-PROVIDER_NAMES = ("json2video", "pictory", "muvi", "reelbot")
+PYTHON_PROVIDERS = ("json2video", "pictory", "muvi", "reelbot")
+DEFINED_PROVIDERS = ("shotstack", "creatomate", "replicate", "runway", "luma")  # built in as data
+PROVIDER_NAMES = PYTHON_PROVIDERS + DEFINED_PROVIDERS
 TEST_KEY = "sk-test-9f8e7d6c5b4a3210"  # distinctive, so a leak is easy to spot
 FAST = ("-i", "0.2", "--max-interval", "1")  # watch intervals for tests: quick, still paced
 
@@ -53,7 +55,7 @@ def env(tmp_path, sim):
     """Every provider pointed at the simulator, each with a key."""
     environment = clean_env(tmp_path)
     for name in PROVIDER_NAMES:
-        environment[f"JOBPOLL_{name.upper()}_BASE_URL"] = sim.base_url
+        environment[f"JOBPOLL_{name.upper()}_BASE_URL"] = sim.url_for(name)
         environment[f"JOBPOLL_{name.upper()}_API_KEY"] = TEST_KEY
     return environment
 

@@ -246,6 +246,8 @@ def test_environment_beats_the_file_in_show_and_providers(env):
         "key_set": True,
         "key_source": "env",
         "interval": 5.0,
+        "source": "built in",
+        "path": None,  # written in Python: no definition file
     }
 
     doc = json.loads(ok("config", "show", "--json", env=env).stdout)
@@ -262,13 +264,18 @@ def test_providers_plain_output(env):
     env["JOBPOLL_PICTORY_API_KEY"] = OTHER_KEY
     result = ok("providers", env=env)
     lines = [line.split("\t") for line in result.stdout.splitlines()]
-    assert lines[0] == ["name", "base_url", "base_url_source", "key_source", "interval"]
-    assert lines[1:] == [
-        ["json2video", "https://api.json2video.com", "default", "none", "5s"],
-        ["pictory", "https://api.pictory.ai", "default", "env", "10s"],
-        ["muvi", "https://api.muvi.video", "default", "none", "5s"],
-        ["reelbot", "https://reelbot.space", "default", "file", "5s"],
+    assert lines[0] == ["name", "base_url", "base_url_source", "key_source", "interval", "source", "path"]
+    assert lines[1:5] == [
+        ["json2video", "https://api.json2video.com", "default", "none", "5s", "built in", ""],
+        ["pictory", "https://api.pictory.ai", "default", "env", "10s", "built in", ""],
+        ["muvi", "https://api.muvi.video", "default", "none", "5s", "built in", ""],
+        ["reelbot", "https://reelbot.space", "default", "file", "5s", "built in", ""],
     ]
+    # The providers defined as data name the definition file inside the package.
+    assert [(row[0], row[5], Path(row[6]).name) for row in lines[5:]] == [
+        (name, "built in", f"{name}.toml")
+        for name in ("shotstack", "creatomate", "replicate", "runway", "luma")]
+    assert all(Path(row[6]).is_absolute() and Path(row[6]).is_file() for row in lines[5:])
     assert "\x1b" not in result.stdout
 
 

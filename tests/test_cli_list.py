@@ -40,7 +40,7 @@ def key():
 def lenv(tmp_path, lsim, key):
     environment = clean_env(tmp_path)
     for name in PROVIDER_NAMES:
-        environment[f"JOBPOLL_{name.upper()}_BASE_URL"] = lsim.base_url
+        environment[f"JOBPOLL_{name.upper()}_BASE_URL"] = lsim.url_for(name)
         environment[f"JOBPOLL_{name.upper()}_API_KEY"] = key
     return environment
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import TEST_KEY, assert_clean, run_cli
+from conftest import PROVIDER_NAMES, TEST_KEY, assert_clean, run_cli
 
 # (provider, add_job kwargs, expected state, expected provider status word)
 STATE_ROWS = [
@@ -188,8 +188,9 @@ def test_bare_id_needs_a_provider(sim, env):
     ambiguous = run_cli("status", job_id, env=env)
     assert ambiguous.returncode == 2 and "PROVIDER:" in ambiguous.stderr
     assert run_cli("status", "-p", "muvi", job_id, env=env).returncode == 0
-    for name in ("json2video", "pictory", "reelbot"):  # the only provider with a key
-        del env[f"JOBPOLL_{name.upper()}_API_KEY"]
+    for name in PROVIDER_NAMES:  # muvi: the only provider with a key
+        if name != "muvi":
+            del env[f"JOBPOLL_{name.upper()}_API_KEY"]
     assert run_cli("status", job_id, env=env).returncode == 0
 
 

@@ -193,7 +193,8 @@ BASH_CASES = [
     ("jobpoll status -p mu", ["muvi"]),  # a provider
     ("jobpoll status --provider=mu", ["muvi"]),
     ("jobpoll watch pic", ["pictory:"]),  # the PROVIDER: prefix of a job
-    ("jobpoll watch json2video:aB3dE5gH7jK9mN1p re", ["reelbot:"]),
+    ("jobpoll watch json2video:aB3dE5gH7jK9mN1p re", ["reelbot:", "replicate:"]),
+    ("jobpoll watch sh", ["shotstack:"]),  # the providers defined as data too
     ("jobpoll watch pictory:", []),  # an ID: nothing to offer
     ("jobpoll watch pictory:ab", []),
     ("jobpoll list --state ru", ["running"]),

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAST, PROVIDER_NAMES, TEST_KEY, run_cli
+from conftest import FAST, PYTHON_PROVIDERS, TEST_KEY, run_cli
 
-PROVIDERS = PROVIDER_NAMES
+PROVIDERS = PYTHON_PROVIDERS  # the five defined as data: tests/test_cli_defined.py
 # How each provider's key travels (the simulator logs headers verbatim).
 AUTH_HEADER = {"json2video": "x-api-key", "pictory": "authorization",
                "muvi": "authorization", "reelbot": "x-api-key"}

@@ -812,7 +812,7 @@ def test_http_control_api(sim, client):
 def test_seed_demo_jobs(sim, client):
     refs = seed_demo_jobs(sim)
     providers = [r.split(":", 1)[0] for r in refs]
-    assert set(providers) == {"json2video", "pictory", "muvi", "reelbot"}
+    assert set(providers) == {"json2video", "pictory", "muvi", "reelbot", "shotstack", "runway", "replicate"}
     assert len(refs) >= 6
     reel = [r.split(":", 1)[1] for r in refs if r.startswith("reelbot:")]
     codes = [reelbot(client, reel[0]).status_code for _ in range(3)]
