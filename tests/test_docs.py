@@ -201,7 +201,7 @@ BASH_CASES = [
     ("jobpoll list --state=ca", ["cancelled"]),
     ("jobpoll status --field ur", ["url"]),
     ("jobpoll status --field re", ["ref"]),
-    ("jobpoll config set-key re", ["reelbot"]),
+    ("jobpoll config set-key re", ["reelbot", "replicate"]),
     ("jobpoll config unset-key js", ["json2video"]),
     ("jobpoll config set-key muvi ", []),
     ("jobpoll config get default", ["default_provider"]),
@@ -339,7 +339,7 @@ def test_fish_completes_commands_options_providers_and_prefixes(tmp_path):
         ("jobpoll watch pic", ["pictory:"]),
         ("jobpoll watch pictory:", []),
         ("jobpoll list --state ru", ["running"]),
-        ("jobpoll config set-key re", ["reelbot"]),
+        ("jobpoll config set-key re", ["reelbot", "replicate"]),
     ]
     script = [f"source {shlex.quote(str(FISH_SCRIPT))}"]
     for line, _ in cases:
