@@ -99,7 +99,8 @@ def definition_files() -> dict[str, Source]:
     found: dict[str, Source] = {}
     for directory in definition_dirs():
         try:
-            entries = sorted(e for e in os.scandir(directory) if e.name.endswith(".toml"))
+            with os.scandir(directory) as listing:
+                entries = sorted((e for e in listing if e.name.endswith(".toml")), key=lambda e: e.name)
         except (FileNotFoundError, NotADirectoryError):
             continue
         except OSError as exc:
