@@ -122,7 +122,9 @@ def check_command(
 
     from jobpoll.errors import UsageError
     from jobpoll.exits import ExitCode
-    from jobpoll.providers import BUILTIN_DATA, DEFINITIONS_DIR, NAME_RE, NAMES
+    import re
+
+    from jobpoll.providers import BUILTIN_DATA, DEFINITIONS_DIR, NAME_PATTERN, NAMES
     from jobpoll.providers.definition import DefinitionError, read_definition
 
     app = app_context(ctx)
@@ -131,7 +133,7 @@ def check_command(
     problems = []
     if not path.name.endswith(".toml"):
         problems.append("file name: a definition is NAME.toml (the file name is the provider's name)")
-    elif not NAME_RE.fullmatch(name):
+    elif not re.fullmatch(NAME_PATTERN, name):
         problems.append("file name: the provider's name must be a lower-case letter then "
                         "lower-case letters, digits or '_' (at most 40)")
     elif name in NAMES and not (name in BUILTIN_DATA and path.resolve() == DEFINITIONS_DIR / path.name):

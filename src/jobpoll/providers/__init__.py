@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,22 +41,38 @@ BUILTIN_CODE: dict[str, str] = {
 }
 BUILTIN_DATA = ("shotstack", "creatomate", "replicate", "runway", "luma")
 NAMES = (*BUILTIN_CODE, *BUILTIN_DATA)  # every built-in, in the order they are listed
-DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
+DEFINITIONS_DIR = Path(os.path.dirname(os.path.abspath(__file__))) / "definitions"
 
 # A provider's name is also part of an environment variable (JOBPOLL_<NAME>_API_KEY).
-NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# Matched with re.fullmatch (compiled on first use: most runs never need it).
+NAME_PATTERN = r"[a-z][a-z0-9_]{0,39}"
 BUILT_IN, PLUGIN, FILE = "built in", "plugin", "file"
 
 
-@dataclass(frozen=True)
 class Source:
-    name: str
-    kind: str  # BUILT_IN, PLUGIN or FILE
-    where: str  # "module:attribute" for Python, a definition file's absolute path for data
+    """Where a provider comes from. A plain class, not a dataclass: this module is
+    on every command's start-up path, and a dataclass costs a millisecond to make."""
+
+    __slots__ = ("name", "kind", "where")
+
+    def __init__(self, name: str, kind: str, where: str):
+        self.name = name
+        self.kind = kind  # BUILT_IN, PLUGIN or FILE
+        self.where = where  # "module:attribute" for Python, a definition file's absolute path
 
     @property
     def is_definition(self) -> bool:
         return self.where.endswith(".toml")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Source) and (self.name, self.kind, self.where) == (
+            other.name, other.kind, other.where)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.kind, self.where))
+
+    def __repr__(self) -> str:
+        return f"Source({self.name!r}, {self.kind!r}, {self.where!r})"
 
 
 _config_file: Path | None = None  # where definitions are looked for: beside this config file
@@ -111,7 +126,7 @@ def definition_files() -> dict[str, Source]:
                 raise UsageError(
                     f"provider definition {path} takes the name of the built-in provider "
                     f"{name!r}; rename the file (its name is the provider's name)")
-            if not NAME_RE.fullmatch(name):
+            if not re.fullmatch(NAME_PATTERN, name):
                 raise UsageError(
                     f"provider definition {path}: the file name is the provider's name and must be "
                     "a lower-case letter then lower-case letters, digits or '_' (at most 40)")
@@ -131,7 +146,7 @@ def plugins() -> dict[str, Source]:
             if BUILTIN_CODE.get(point.name) == point.value:
                 continue  # the built-ins' own registration
             dist = getattr(point.dist, "name", None) or "an installed package"
-            if point.name in NAMES or not NAME_RE.fullmatch(point.name):
+            if point.name in NAMES or not re.fullmatch(NAME_PATTERN, point.name):
                 raise UsageError(
                     f"the plugin provider {point.name!r} from {dist} ({point.value}) "
                     + ("takes a built-in provider's name" if point.name in NAMES
