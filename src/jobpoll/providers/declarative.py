@@ -111,7 +111,7 @@ class Declarative(Provider):
         if not is_success(answer.status_code):
             raise self.generic_error(answer, self._answer_error(body)).for_job(job.ref)
         outputs = list(job.outputs)
-        url = _first_text(result.url.search(body)) if result.url else None
+        url = _url(result.url.search(body)) if result.url else None
         _add_outputs(outputs, result.outputs, body)
         if url:
             _add(outputs, _kind("auto", url), url)
@@ -150,7 +150,7 @@ class Declarative(Provider):
             word = forced.value
         state = forced or State(f.states.get(word.strip().lower(), State.UNKNOWN.value))
         outputs: list[Output] = []
-        url = _first_text(_get(f, "url", body))
+        url = _url(_get(f, "url", body))
         if url:
             _add(outputs, _kind("auto", url), url)
         _add_outputs(outputs, f.outputs, body)
@@ -267,6 +267,12 @@ def _first_text(value: Any) -> str | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return as_text(value)
+
+
+def _url(value: Any) -> str | None:
+    """The first URL in an expression's result: text that is no URL (a text model's
+    answer, a placeholder) is not an output."""
+    return next((s for s in _strings(value) if "://" in s), None)
 
 
 def _strings(value: Any) -> list[str]:
