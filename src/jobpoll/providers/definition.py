@@ -448,7 +448,7 @@ def _acceptors(r: _Reader, status: dict[str, Any]) -> tuple[Acceptor, ...]:
             r.bad(f"{where}.http_status", "must be an HTTP status code (100-599)")
             code = None
         path = r.expr(item, "path", f"{where}.path")
-        if code is None and path is None and "http_status" not in item:
+        if "path" not in item and "http_status" not in item:
             r.bad(where, "needs a path (JMESPath), an http_status, or both")
         if "expected" in item and "path" not in item:
             r.bad(f"{where}.expected", "needs a path to compare with")
