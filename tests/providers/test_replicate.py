@@ -99,3 +99,10 @@ def test_list_follows_the_cursor_of_the_next_url_on_the_configured_host():
         "/v1/predictions", {"cursor": "cD0yMDIyLTAx"})
     last = P.parse_list(answer({"previous": None, "next": None, "results": []}), NOW)
     assert last.jobs == [] and last.cursor is None
+
+
+def test_an_unreadable_next_url_is_a_transient_failure_not_a_crash():
+    from jobpoll.errors import UnavailableError
+
+    with pytest.raises(UnavailableError, match="next-page URL"):
+        P.parse_list(answer({"previous": None, "next": "http://[::1", "results": []}), NOW)

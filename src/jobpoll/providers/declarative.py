@@ -210,7 +210,10 @@ class Declarative(Provider):
             more = spec.more.search(body) if spec.more else count >= 1
             if not more or count == 0:
                 return None
-            here = _int(parse_qs(urlsplit(answer.url).query).get(spec.offset_param, ["0"])[0])
+            try:
+                here = _int(parse_qs(urlsplit(answer.url).query).get(spec.offset_param, ["0"])[0])
+            except ValueError:
+                here = 0
             return str(here + count)
         if spec.cursor is None:
             return None
@@ -220,7 +223,10 @@ class Declarative(Provider):
         if "://" in value or value.startswith(("/", "?")):
             # A next-page URL (Replicate): only its cursor is taken, so the request goes
             # to the configured base URL with the key, never to a host an answer names.
-            found = parse_qs(urlsplit(value).query).get(spec.cursor_param)
+            try:
+                found = parse_qs(urlsplit(value).query).get(spec.cursor_param)
+            except ValueError:  # e.g. a malformed IPv6 host: no next page to be had
+                raise unexpected_shape(self.name, f"an unreadable next-page URL: {value!r}") from None
             return found[0] if found else None
         return value
 
