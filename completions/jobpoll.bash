@@ -5,8 +5,9 @@
 # The subcommands of a command ("jobpoll", "jobpoll config").
 __jobpoll_subcommands() {
     case $1 in
-        "jobpoll") echo 'status watch download list providers demo simulate config history' ;;
+        "jobpoll") echo 'status watch download list demo simulate config providers history' ;;
         "jobpoll config") echo 'path set-key unset-key set unset get show' ;;
+        "jobpoll providers") echo check ;;
         "jobpoll history") echo 'path prune' ;;
     esac
 }
@@ -19,7 +20,6 @@ __jobpoll_options() {
         "jobpoll watch") echo '-i --interval --max-interval -t --timeout --retries --fail-fast --heartbeat --json --field -p --provider -h --help' ;;
         "jobpoll download") echo '-o --output-dir --type --name --json --retries -p --provider -h --help' ;;
         "jobpoll list") echo '-p --provider --since --until --state --limit --json --field -h --help' ;;
-        "jobpoll providers") echo '--json -h --help' ;;
         "jobpoll demo") echo '-h --help' ;;
         "jobpoll simulate") echo '--port --host --seed --fault-rate -h --help' ;;
         "jobpoll config") echo '-h --help' ;;
@@ -30,6 +30,8 @@ __jobpoll_options() {
         "jobpoll config unset") echo '-h --help' ;;
         "jobpoll config get") echo '-h --help' ;;
         "jobpoll config show") echo '--json -h --help' ;;
+        "jobpoll providers") echo '--json -h --help' ;;
+        "jobpoll providers check") echo '--sample --id -h --help' ;;
         "jobpoll history") echo '-h --help' ;;
         "jobpoll history path") echo '-h --help' ;;
         "jobpoll history prune") echo '--older-than -h --help' ;;
@@ -65,6 +67,8 @@ __jobpoll_option_values() {
         "jobpoll simulate --seed") echo none ;;
         "jobpoll simulate --fault-rate") echo none ;;
         "jobpoll config set-key --value") echo none ;;
+        "jobpoll providers check --sample") echo none ;;
+        "jobpoll providers check --id") echo none ;;
         "jobpoll history prune --older-than") echo none ;;
     esac
 }
@@ -87,11 +91,11 @@ __jobpoll_argument_values() {
 __jobpoll_complete_values() {
     local words=
     case $1 in
-        "provider") words='json2video pictory muvi reelbot' ;;
+        "provider") words='json2video pictory muvi reelbot shotstack creatomate replicate runway luma' ;;
         "state") words='queued running done failed cancelled timeout expired unknown' ;;
         "field") words='provider id state status progress message url outputs error created_at updated_at ended_at duration checked_at ref' ;;
         "list_field") words='provider id state status progress message url outputs error created_at updated_at ended_at duration checked_at ref source' ;;
-        "setting") words='default_provider json2video.base_url json2video.interval pictory.base_url pictory.interval muvi.base_url muvi.interval reelbot.base_url reelbot.interval' ;;
+        "setting") words='default_provider json2video.base_url json2video.interval pictory.base_url pictory.interval muvi.base_url muvi.interval reelbot.base_url reelbot.interval shotstack.base_url shotstack.interval creatomate.base_url creatomate.interval replicate.base_url replicate.interval runway.base_url runway.interval luma.base_url luma.interval' ;;
         file)
             compopt -o filenames 2>/dev/null  # bash 4+: mark directories with a slash
             COMPREPLY=($(compgen -f -- "$2"))
@@ -99,7 +103,7 @@ __jobpoll_complete_values() {
         job)
             # A job is PROVIDER:ID; offer the prefixes, the IDs are the user's.
             [[ $2 == *:* ]] && return
-            COMPREPLY=($(compgen -W "json2video: pictory: muvi: reelbot:" -- "$2"))
+            COMPREPLY=($(compgen -W "json2video: pictory: muvi: reelbot: shotstack: creatomate: replicate: runway: luma:" -- "$2"))
             compopt -o nospace 2>/dev/null  # bash 4+: no space after "pictory:"
             return ;;
         *) return ;;
