@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -92,7 +93,20 @@ def test_finished_jobs_carry_their_outputs(sim, env, provider, variant, types):
     job = jobs_of(run_cli("status", "--json", ref, env=env))[ref]
     assert job["state"] == "done" and job["progress"] == 100
     assert [o["type"] for o in job["outputs"]] == types
-    assert job["url"] == job["outputs"][0]["url"] and job["url"].startswith("https://")
+    # The simulator serves outputs on its file origin (another port: another host).
+    assert job["url"] == job["outputs"][0]["url"] and job["url"].startswith(sim.files_url)
+
+
+@pytest.mark.parametrize("provider", ["shotstack", "replicate", "runway"])
+def test_download_saves_a_finished_jobs_video_without_the_key(sim, env, tmp_path, provider):
+    ref = f"{provider}:{sim.add_job(provider, **ENDED)}"
+    result = run_cli("download", "-o", str(tmp_path / "out"), ref, env=env)
+    assert result.returncode == 0, result.stderr
+    (saved,) = result.stdout.splitlines()
+    job = jobs_of(run_cli("status", "--json", ref, env=env))[ref]
+    assert Path(saved).read_bytes() == sim.file_bytes(job["url"])
+    fetched = [r for r in sim.requests(origin="files") if r["path"] in job["url"]]
+    assert fetched and all(TEST_KEY not in json.dumps(r["headers"]) for r in fetched)
 
 
 def test_replicate_output_removed_after_an_hour_is_said(sim, env):
