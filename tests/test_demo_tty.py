@@ -55,7 +55,8 @@ class Pane:
 def test_demo_shows_live_rows_bars_and_then_the_summary(tmp_path):
     env = clean_env(tmp_path)
     env["TERM"] = "xterm-256color"
-    pane = Pane(f"{shlex.quote(sys.executable)} -m jobpoll demo", env, tmp_path)
+    # Tall enough for the summary of all eleven demo jobs, long URLs wrapped.
+    pane = Pane(f"{shlex.quote(sys.executable)} -m jobpoll demo", env, tmp_path, height=70)
     try:
         def live(screen: str) -> bool:
             rows = [l for l in screen.splitlines() if l.startswith(("pictory:", "muvi:"))]
@@ -75,8 +76,8 @@ def test_demo_shows_live_rows_bars_and_then_the_summary(tmp_path):
         assert "ran as designed" in after
         lines = after.splitlines()
         # The summary table: every job with its ending, URLs or the error.
-        assert sum(1 for l in lines if l.startswith(("json2video:", "pictory:", "muvi:", "reelbot:"))
-                   and " done " in l) == 7
+        demo_providers = ("json2video:", "pictory:", "muvi:", "reelbot:", "shotstack:", "runway:", "replicate:")
+        assert sum(1 for l in lines if l.startswith(demo_providers) and " done " in l) == 10
         assert any(" failed " in l and "Error rendering scene" in l for l in lines)
         assert "https://" in after
         assert "Traceback" not in after
