@@ -361,21 +361,23 @@ def list_jobs(
     listed and then the first error is raised."""
     from jobpoll.listing import ListQuery, list_report, parse_state, parse_when
     from jobpoll.model import utcnow
-    from jobpoll.providers import NAMES, get_provider
+    from jobpoll.providers import get_provider, names as provider_names
 
     warn = library_warn(on_warning)
+    loaded = resolve_config(config, warn)  # first: user definitions live beside the config file
     names = [provider] if isinstance(provider, str) else list(provider or ())
     chosen = {get_provider(p).name for p in names}
+    every = provider_names()
     now = utcnow()
     query = ListQuery(
-        providers=[n for n in NAMES if n in chosen] if chosen else list(NAMES),
+        providers=[n for n in every if n in chosen] if chosen else every,
         chosen=bool(chosen),
         since=_moment(since, "since", now, end_of_day=False, parse=parse_when),
         until=_moment(until, "until", now, end_of_day=True, parse=parse_when),
         state=state if isinstance(state, State) or state is None else parse_state(state),
         limit=limit,
     )
-    result = list_report(query, config=resolve_config(config, warn), warn=warn, use_history=history, now=now)
+    result = list_report(query, config=loaded, warn=warn, use_history=history, now=now)
     for note in result.notes:
         warn(note)
     if result.errors:

@@ -106,3 +106,9 @@ def test_an_unreadable_next_url_is_a_transient_failure_not_a_crash():
 
     with pytest.raises(UnavailableError, match="next-page URL"):
         P.parse_list(answer({"previous": None, "next": "http://[::1", "results": []}), NOW)
+
+
+def test_the_list_is_newest_first_so_paging_may_stop_at_since():
+    # Documented order for Replicate; Luma's is not documented, so it is paged to the end.
+    assert P.list_newest_first is True
+    assert get_provider("luma").list_newest_first is False

@@ -56,6 +56,9 @@ class Declarative(Provider):
         self.id_pattern = d.id_pattern
         self.id_shape = d.id_shape
         self.supports_list = d.listing is not None
+        # The engine pages it (listing.py): no date or state filters on the server,
+        # and paging may stop at --since only where the list is known to be newest first.
+        self.list_newest_first = bool(d.listing and d.listing.newest_first)
         self.list_policy = None  # list items are read like single answers, but watch looks each job up
 
     @property

@@ -104,6 +104,7 @@ class ListSpec:
     cursor_param: str = "cursor"
     offset_param: str | None = None  # offset paging: this parameter, advanced by a page's items
     more: Expr | None = None  # whether there is another page
+    newest_first: bool = False  # documented newest first: paging stops at the first job older than --since
 
 
 @dataclass(frozen=True)
@@ -484,7 +485,11 @@ def _listing(r: _Reader, data: dict[str, Any]) -> ListSpec | None:
     table = r.table(data, "list", "list")
     if table is None:
         return None
-    r.known(table, ("path", "params", "items", "id", "max_limit", "cursor", "offset"), "list.")
+    r.known(table, ("path", "params", "items", "id", "max_limit", "cursor", "offset", "newest_first"), "list.")
+    newest_first = table.get("newest_first", False)
+    if not isinstance(newest_first, bool):
+        r.bad("list.newest_first", "must be true or false")
+        newest_first = False
     request = r.request(table, "list", ("limit",))
     items = r.expr(table, "items", "list.items", required=True)
     ident = r.expr(table, "id", "list.id") or Expr("list.id", "id", jmespath.compile("id"))
@@ -508,7 +513,7 @@ def _listing(r: _Reader, data: dict[str, Any]) -> ListSpec | None:
         more = r.expr(offset, "more", "list.offset.more")
     if items is None:
         return None
-    return ListSpec(request, items, ident, max_limit, spec_cursor, param, offset_param, more)
+    return ListSpec(request, items, ident, max_limit, spec_cursor, param, offset_param, more, newest_first)
 
 
 def _one_line(exc: Exception) -> str:
