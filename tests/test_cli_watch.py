@@ -501,3 +501,17 @@ def test_a_locked_history_delays_its_writes_not_the_polling(sim, env):
     assert proc.returncode == 0
     listed = run_cli("list", "--json", "-p", "muvi", "--state", "done", env=env)
     assert job_id in listed.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_watch_quietly(sim, env):
+    # Lines are flushed once per burst of updates, from the event loop: a closed
+    # pipe found there must still end the watch as a failed write does, never as
+    # an "Exception in callback" logged with a traceback.
+    ids = [sim.add_job("muvi", queued=0, running=r, progress="linear") for r in (0.3, 1.0, 2.0, 3.0)]
+    refs = " ".join(f"muvi:{i}" for i in ids)
+    cmd = f"'{sys.executable}' -m jobpoll watch --json {' '.join(FAST)} {refs} | head -n 1"
+    started = time.monotonic()
+    result = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=60)
+    assert len(result.stdout.splitlines()) == 1
+    assert "Traceback" not in result.stderr and "Exception" not in result.stderr, result.stderr
+    assert time.monotonic() - started < 30

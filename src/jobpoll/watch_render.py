@@ -15,6 +15,7 @@ never parsed as markup, never an escape sequence.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from datetime import datetime, timezone
@@ -54,13 +55,20 @@ def stamp(moment: datetime | None = None) -> str:
 
 
 class _Sink:
-    """What goes to stdout for each update, by mode. Flushed per write: a reader at
-    the other end of a pipe (`| jq`) wants lines as they happen."""
+    """What goes to stdout for each update, by mode. A reader at the other end of a
+    pipe (`| jq`) wants lines as they happen, so the stream is flushed as soon as
+    the engine has handed over what it had at once: one write for a whole list
+    page's changes rather than one per line (10,000 jobs make tens of thousands of
+    lines)."""
 
     def __init__(self, mode: Mode, stream: TextIO, field: str | None):
         self.mode, self.stream, self.field = mode, stream, field
+        self._flush_due = False
+        self._failed: OSError | None = None  # a flush from the event loop that failed
 
     def update(self, update: Update) -> None:
+        if self._failed is not None:  # e.g. `| head` has gone: end as a write would
+            raise self._failed
         job = update.new_state
         if job is None:
             return
@@ -73,6 +81,27 @@ class _Sink:
         else:
             return
         self.stream.write(line + "\n")
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        if self._flush_due:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no engine running: nothing else is coming at once
+            self.stream.flush()
+            return
+        self._flush_due = True
+        loop.call_soon(self._flush_later)  # after the updates handed over with this one
+
+    def _flush_later(self) -> None:
+        try:
+            self.flush()
+        except OSError as exc:  # raised here it would only be logged by the event loop
+            self._failed = exc
+
+    def flush(self) -> None:
+        self._flush_due = False
         self.stream.flush()
 
 
@@ -308,7 +337,10 @@ class WatchView:
             self.note(f"--fail-fast: stopped with {len(unfinished)} jobs not finished")
 
     def close(self) -> None:
-        """Take the live display down (idempotent; safe after an exception)."""
+        """Flush the data and take the live display down (idempotent; safe after an
+        exception)."""
+        if self.sink is not None:
+            self.sink.flush()
         if self.live is not None and self._live_running:
             self._live_running = False
             self.live.stop()
