@@ -113,6 +113,21 @@ def test_an_older_lookup_does_not_overwrite_a_newer_one(hist):
     assert hist.get("pictory", "o").state is State.DONE
 
 
+def test_a_row_another_process_wrote_since_is_merged_not_overwritten(hist, path, warnings):
+    # This process remembers what it wrote last (to skip reading it back); a row
+    # another process has written since must still be read and merged.
+    url = "https://cdn/video.mp4"
+    hist.record([job("muvi", "m2", state=State.RUNNING, checked_at=at(10))])
+    other = open_history(warnings, path)
+    other.record([job("muvi", "m2", url=url, outputs=(Output("video", url),), checked_at=at(5),
+                      extra={"seen_by": "other"})])
+    other.close()
+    hist.record([job("muvi", "m2", checked_at=at(0))])  # a list item: no URLs
+    stored = hist.get("muvi", "m2")
+    assert stored.url == url and stored.extra == {"seen_by": "other"}
+    assert stored.state is State.DONE
+
+
 def test_merge_known_keeps_extra_and_times():
     stored = job(created_at=at(10), url="u", outputs=(Output("video", "u"),), extra={"url_expires_at": "x"})
     fresh = job(created_at=None)

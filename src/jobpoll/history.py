@@ -255,6 +255,10 @@ class History:
         self._warn = warn
         self._warned: set[str] = set()
         self._lock = threading.Lock()  # one connection, possibly several threads
+        # What this process last wrote for each job, and that row's checked_at: while
+        # no other process has written the row since, the next write merges with it
+        # instead of reading the stored JSON back (a watch writes each job many times).
+        self._written: dict[tuple[str, str], tuple[str, Job]] = {}
 
     # ---- reading -------------------------------------------------------------
     def get(self, provider: str, job_id: str) -> Job | None:
@@ -338,20 +342,33 @@ class History:
         if not latest:
             return
         now = iso_utc(utcnow())
+        written: dict[tuple[str, str], tuple[str, Job]] = {}
 
         def write() -> None:
-            for job in latest.values():
-                self._upsert(self._conn, job, now)
+            written.clear()  # a retried transaction starts again
+            for key, job in latest.items():
+                written[key] = self._upsert(self._conn, key, job, now)
 
-        self._guard("write", lambda: _transact(self._conn, write), None, count=len(latest))
+        def committed() -> bool:
+            _transact(self._conn, write)
+            return True
 
-    @staticmethod
-    def _upsert(conn: "sqlite3.Connection", fresh: Job, now: str) -> None:
+        if self._guard("write", committed, False, count=len(latest)):
+            self._written.update(written)
+
+    def _upsert(self, conn: "sqlite3.Connection", key: tuple[str, str], fresh: Job,
+                now: str) -> tuple[str, Job]:
+        """Write one job; returns (its checked_at, the job as written)."""
         row = conn.execute(
-            "SELECT job, extra, checked_at FROM jobs WHERE provider = ? AND id = ?",
-            (fresh.provider, fresh.id),
+            "SELECT job, extra, checked_at FROM jobs WHERE provider = ? AND id = ?", key,
         ).fetchone()
-        stored = _load(row[:2]) if row else None
+        mine = self._written.get(key)
+        if row is None:
+            stored = None
+        elif mine is not None and mine[0] == row[2]:
+            stored = mine[1]  # the row is what this process wrote last
+        else:
+            stored = _load(row[:2])
         if row and fresh.checked_at and row[2] > fresh.checked_at:
             # Another process recorded a newer lookup meanwhile: keep it, and add
             # only what this older one knows and that one does not.
@@ -375,6 +392,7 @@ class History:
                 json.dumps(job.extra or {}, ensure_ascii=False, separators=(",", ":")),
             ),
         )
+        return checked, job
 
     def prune(self, older_than: datetime) -> int:
         """Forget jobs last checked before `older_than`; how many were removed
