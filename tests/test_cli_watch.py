@@ -309,6 +309,49 @@ def test_json2video_jobs_are_looked_up_together_by_the_list(sim, env):
     assert len(lists) < 12
 
 
+def test_a_batch_is_listed_at_a_steady_cadence_while_its_jobs_run(sim, env):
+    # json2video reports no progress: for five seconds nothing changes. A list
+    # request answers up to 100 jobs, so the cycle stays at the interval instead of
+    # backing off (x1.5 a cycle would reach 1.5 s gaps by then).
+    key = f"j2v-{uuid.uuid4().hex[:12]}"
+    env["JOBPOLL_JSON2VIDEO_API_KEY"] = key
+    refs = [f"json2video:{sim.add_job('json2video', queued=0.2, running=5.0)}" for _ in range(3)]
+    since = time.time()
+    result = watch(env, "--json", "-i", "0.3", *refs)
+    assert result.returncode == 0, result.stderr
+    cycles = sorted(r["t"] for r in sim.requests(path="/v2/movies", since=since)
+                    if r["headers"].get("x-api-key") == key and "next_token" not in r["query"])
+    gaps = [b - a for a, b in zip(cycles, cycles[1:])]
+    assert len(cycles) >= 10, cycles
+    assert max(gaps) < 1.0, gaps
+
+
+def test_on_its_defaults_a_pictory_job_is_reported_soon_after_it_ends(sim, env):
+    # Pictory has no list: each look is a request of its own. On the defaults a young
+    # job is looked at every 2 s (not Pictory's 10 s), and once its progress moves,
+    # at the finish that progress predicts.
+    job_id = sim.add_job("pictory", queued=0.3, running=4.0)
+    since = time.time()
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "jobpoll", "watch", "--json", f"pictory:{job_id}"],
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        done_after = None
+        for line in proc.stdout:
+            if json.loads(line)["state"] == "done":
+                done_after = time.monotonic() - started
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    ends = since + 0.3 + 4.0
+    assert done_after is not None and since + done_after - ends < 2.5, done_after  # was 10 s apart
+    lookups = [r for r in sim.requests(path="/pictoryapis/", since=since) if job_id in r["path"]]
+    assert len(lookups) <= 5, [round(r["t"] - since, 2) for r in lookups]
+
+
 # ---- interruption ----------------------------------------------------------------------
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timezone
 
 import pytest
 
 from jobpoll.config import Endpoint
 from jobpoll.engine.schedule import (
+    BATCH_QUIET,
     Cadence,
     Traits,
+    aim_alone,
     eta_delay,
     eta_schedule,
     first_interval,
@@ -17,8 +20,10 @@ from jobpoll.engine.schedule import (
     land_after,
     next_batch_delay,
     next_delay,
+    note_created,
     retry_delay,
     track_progress,
+    traits_of,
 )
 from jobpoll.model import Job, State
 from jobpoll.providers import get_provider
@@ -64,56 +69,128 @@ def test_eta_schedule_stays_in_bounds_and_splits_long_waits_evenly():
 # ---- a job's cadence over a run of answers, on a fake clock ------------------------------
 
 
-def running(progress=None, message=None) -> Job:
-    return Job("muvi", "job_1", State.RUNNING, "processing", progress=progress, message=message)
+def running(progress=None, message=None, created_at=None) -> Job:
+    return Job("pictory", "job_1", State.RUNNING, "in-progress", progress=progress, message=message,
+               created_at=created_at)
 
 
-def answers(cadence: Cadence, jobs, *, max_interval=10.0, rng=None):
+def pictory(option=None) -> Traits:
+    """Pictory's traits on its defaults (advice: 10 s), or with -i `option`."""
+    return traits_of(Endpoint(get_provider("pictory"), "http://x", "k", "env", None, "env"), option)
+
+
+def answers(cadence: Cadence, jobs, *, max_interval=60.0, rng=None, wall=None):
     """Feed answers one after the other, each at the time the policy asked for;
     return the delays it chose."""
     now, previous, delays = cadence.started, None, []
     for job in jobs:
-        changed = previous is None or (job.progress, job.message) != (previous.progress, previous.message)
+        note_created(cadence, job, now, wall if wall is not None else now)
         moved = track_progress(cadence, previous, job, now)
-        delay = next_delay(cadence, job, changed=changed, moved=moved, now=now,
+        delay = next_delay(cadence, job, moved=moved, now=now,
                            max_interval=max_interval, rng=rng or random.Random(1))
         delays.append(delay)
         previous, now = job, now + delay
     return delays
 
 
-def test_an_unchanged_job_is_looked_at_less_and_less_up_to_the_ceiling():
-    cadence = Cadence.start(Traits(interval=1.0), now=100.0)
-    delays = answers(cadence, [running()] * 12)
-    assert delays[0] == 1.0  # first sight is a change: the first interval
-    for before, after in zip(delays[1:], delays[2:]):
-        assert after >= before or after == 10.0
-    assert delays[-1] == 10.0 and max(delays) == 10.0
+def test_without_progress_a_job_is_looked_at_as_often_as_its_age_warrants():
+    # The defaults: a fifth of the job's age, from a fifth of Pictory's 10 s.
+    cadence = Cadence.start(pictory(), now=0.0)
+    delays = answers(cadence, [running()] * 40)
+    assert 2.0 <= delays[0] <= 2.2  # a job just started: every 2 s, not Pictory's 10 s
+    ages = [sum(delays[:i]) for i in range(len(delays))]
+    for age, delay in zip(ages, delays):
+        assert min(60.0, max(2.0, age / 5)) <= delay <= min(60.0, 1.1 * max(2.0, age / 5))
+    assert delays[-1] == 60.0  # old by now: --max-interval
 
 
-def test_a_change_brings_the_first_interval_back():
-    cadence = Cadence.start(Traits(interval=1.0), now=0.0)
-    delays = answers(cadence, [running(message="a")] * 5 + [running(message="b")])
-    assert delays[4] > 3.0 and delays[5] == 1.0
+def test_a_job_that_has_run_20_minutes_is_looked_at_less_than_one_of_10_seconds():
+    young, old = Cadence.start(pictory(), now=0.0), Cadence.start(pictory(), now=0.0)
+    made = datetime(2026, 12, 6, 9, 0, 0, tzinfo=timezone.utc).timestamp()
+    young_delay = answers(young, [running(created_at="2026-12-06T09:00:00Z")], wall=made + 10)[0]
+    old_delay = answers(old, [running(created_at="2026-12-06T09:00:00Z")], wall=made + 1200)[0]
+    assert 2.0 <= young_delay <= 2.2
+    assert old_delay == 60.0  # its age comes from its creation, not from when the watch began
 
 
 def test_moving_progress_aims_the_next_look_at_the_estimated_finish():
-    cadence = Cadence.start(Traits(interval=1.0), now=0.0)
-    # 10 % a second, seen at t=0 (20 %), then one second later (30 %): 7 s to go.
-    delays = answers(cadence, [running(20.0), running(30.0)], max_interval=60.0)
-    assert delays[1] == pytest.approx(land_after(7.0))
+    cadence = Cadence.start(pictory(), now=0.0)
+    # 10 % a second, seen at t=0 (20 %), then two seconds later (40 %): 6 s to go.
+    track_progress(cadence, None, running(20.0), 0.0)
+    assert track_progress(cadence, running(20.0), running(40.0), 2.0)
+    delay = next_delay(cadence, running(40.0), moved=True, now=2.0, max_interval=60.0)
+    assert delay == pytest.approx(land_after(6.0))
+
+
+def test_a_loose_estimate_is_narrowed_by_one_look_before_the_earliest_finish():
+    cadence = Cadence.start(pictory(), now=0.0)
+    # 2 % in a second: 44 s to go, but 45 % would mean 29 s, and 1 % 88 s.
+    track_progress(cadence, None, running(10.0), 0.0)
+    assert track_progress(cadence, running(10.0), running(12.0), 1.0)
+    first = next_delay(cadence, running(12.0), moved=True, now=1.0, max_interval=60.0)
+    assert first == pytest.approx(88.0 / 3.0)  # the earliest likely finish, not 44 s
+    # There, 70 %: 60 % in 30.3 s, so 15.15 s to go, and now a close estimate.
+    now = 1.0 + first
+    assert track_progress(cadence, running(12.0), running(70.0), now)
+    second = next_delay(cadence, running(70.0), moved=True, now=now, max_interval=60.0)
+    assert second == pytest.approx(land_after(30.0 * now / 60.0))
+
+
+def test_nothing_is_ever_further_apart_than_max_interval():
+    rng = random.Random(5)
+    cadence = Cadence.start(pictory(), now=0.0)
+    assert max(answers(cadence, [running()] * 60, max_interval=8.0, rng=rng)) == 8.0
+    # An estimated finish 5 minutes away is reached in hops of at most 8 s.
+    cadence = Cadence.start(pictory(), now=0.0)
+    track_progress(cadence, None, running(10.0), 0.0)
+    track_progress(cadence, running(10.0), running(20.0), 30.0)
+    assert next_delay(cadence, running(20.0), moved=True, now=30.0, max_interval=8.0) <= 8.0
+    batch = Cadence.start(Traits(interval=5.0, batched=True), now=0.0)
+    delays = [next_batch_delay(batch, changed=False, now=t, max_interval=8.0, rng=rng) for t in range(60, 400, 5)]
+    assert max(delays) == 8.0
+
+
+def test_interval_option_is_the_shortest_interval_and_the_shortest_aim():
+    cadence = Cadence.start(pictory(3.0), now=0.0)
+    assert 3.0 <= answers(cadence, [running()])[0] <= 3.3  # a young job: -i, not less
+    cadence = Cadence.start(pictory(3.0), now=0.0)
+    # 50 % a second: it ends in 0.2 s, but -i 3s asked for nothing sooner.
+    track_progress(cadence, None, running(40.0), 0.0)
+    assert track_progress(cadence, running(40.0), running(90.0), 1.0)
+    assert next_delay(cadence, running(90.0), moved=True, now=1.0, max_interval=60.0) == 3.0
 
 
 def test_a_first_interval_over_the_ceiling_stands():
-    cadence = Cadence.start(Traits(interval=30.0), now=0.0)
-    assert answers(cadence, [running()] * 4, max_interval=10.0) == [30.0] * 4
+    cadence = Cadence.start(pictory(30.0), now=0.0)
+    assert all(30.0 <= d <= 33.0 for d in answers(cadence, [running()] * 4, max_interval=10.0))
+    batch = Cadence.start(Traits(interval=30.0, batched=True), now=0.0)
+    assert next_batch_delay(batch, changed=False, now=100.0, max_interval=10.0) == 30.0
 
 
-def test_a_batch_steps_its_interval_like_a_job():
-    cadence = Cadence.start(Traits(interval=2.0, batched=True), now=0.0)
-    grown = next_batch_delay(cadence, changed=False, now=1.0, max_interval=60.0, rng=random.Random(3))
-    assert 2.0 * 1.35 <= grown <= 2.0 * 1.65
-    assert next_batch_delay(cadence, changed=True, now=2.0, max_interval=60.0) == 2.0
+def test_a_batch_keeps_the_providers_interval_while_its_jobs_change():
+    cadence = Cadence.start(Traits(interval=5.0, batched=True), now=0.0)
+    rng = random.Random(3)
+    # A list request answers up to 100 jobs: no backing off while anything changes,
+    # nor while the batch has been quiet for less than BATCH_QUIET.
+    steady = [next_batch_delay(cadence, changed=t % 20 == 0, now=t, max_interval=60.0, rng=rng)
+              for t in range(0, 120, 5)]
+    assert steady == [5.0] * len(steady)
+    quiet = [next_batch_delay(cadence, changed=False, now=t, max_interval=60.0, rng=rng)
+             for t in range(120, 120 + int(BATCH_QUIET) + 100, 10)]
+    assert quiet[:4] == [5.0] * 4  # unchanged since t=100, for less than a minute
+    assert quiet[-1] > 5.0 and all(b >= a for a, b in zip(quiet, quiet[1:]))
+    assert next_batch_delay(cadence, changed=True, now=400.0, max_interval=60.0) == 5.0
+
+
+def test_a_batched_job_about_to_finish_gets_a_lookup_of_its_own():
+    cadence = Cadence.start(Traits(interval=5.0, batched=True), now=0.0)
+    track_progress(cadence, None, running(20.0), 0.0)
+    track_progress(cadence, running(20.0), running(60.0), 5.0)  # 8 %/s: done in 5 s
+    assert aim_alone(cadence, running(60.0), 5.0, before=5.0, max_interval=60.0) is None
+    track_progress(cadence, running(60.0), running(80.0), 7.5)  # done in 2.5 s
+    assert aim_alone(cadence, running(80.0), 7.5, before=5.0, max_interval=60.0) == pytest.approx(land_after(2.5))
+    track_progress(cadence, running(80.0), running(80.0), 8.0)  # not moving: nothing to aim at
+    assert aim_alone(cadence, running(80.0), 8.0, before=5.0, max_interval=60.0) is None
 
 
 def test_failures_back_off_within_the_ceiling():

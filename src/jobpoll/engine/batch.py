@@ -106,6 +106,7 @@ class Batcher:
         batch.failures = 0
         now = loop.clock()
         changed = False
+        observed: list[Tracked] = []
         for job_id, t in members.items():
             if t.finished or t.batch is not batch:
                 continue
@@ -120,11 +121,23 @@ class Batcher:
                 changed = True
             else:
                 changed |= loop.jobs.observe(t, job, now, reschedule=False)
+                observed.append(t)
+        max_interval = loop.options.max_interval
+        delay = schedule.next_batch_delay(batch.cadence, changed=changed, now=now,
+                                          max_interval=max_interval, rng=loop.rng)
+        for t in observed:
+            if t.finished or t.job is None:
+                continue
+            hop = schedule.aim_alone(t.cadence, t.job, now, delay, max_interval)
+            if hop is not None:
+                # Its finish comes before the next cycle: a lookup of its own, there.
+                self.leave(t)
+                t.home = None
+                loop.push(now + hop, t)
         if not batch.members:
             batch.scheduled = False
             return
-        loop.push(now + schedule.next_batch_delay(
-            batch.cadence, changed=changed, now=now, max_interval=loop.options.max_interval, rng=loop.rng), batch)
+        loop.push(now + delay, batch)
 
     async def _list_members(self, batch: Batch, members: dict[str, "Tracked"]) -> dict[str, Job]:
         """Page through the provider's list until every member is found, or the list

@@ -1,14 +1,29 @@
 """When to look at a job (or a batch of jobs) next: the scheduling policy.
 
-Pure functions of what was observed (a `Cadence`: the job's first interval, its
-current one, when it last changed, its progress samples), the provider's traits,
-the options and the time on a clock the caller passes in. No I/O, no sleeping, no
-clock of its own: the watch loop (watch.py) asks, and tests ask with plain numbers.
+Pure functions of what was observed (a `Cadence`: the job's traits, its current
+interval, its age, when it last changed, its progress samples), the options and the
+time on a clock the caller passes in. No I/O, no sleeping, no clock of its own: the
+watch loop (watch.py) asks, and tests ask with plain numbers.
 
-Today's policy: each job starts at its first interval (-i, the configured one, or
-the provider's advice), grows x1.5 with jitter while nothing changes, and goes
-back to the first on a change. Where progress moves, the finish is estimated from
-its rate and the next lookup goes near it, within the same bounds.
+The policy follows what a lookup costs (issue 11):
+- A batch (jobs answered together by a list endpoint, up to 100 a request) keeps a
+  steady cadence at the provider's interval (-i, the configured one, or the
+  provider's advice) while anything among its jobs changes: slowing it down would
+  save almost nothing and cost every job lag. Only a batch unchanged for
+  BATCH_QUIET backs off (x1.5 with jitter, up to --max-interval); a change brings
+  the cadence back.
+- A job looked up alone (Pictory, Reelbot, a job no list returns) costs a request
+  per look, so it is looked at when that is worth it:
+  - while its progress moves, at the finish estimated from the progress rate (a
+    little past it); when the estimate is too loose to hit (a short span of whole
+    percents), once before the earliest likely finish first, which narrows it;
+  - otherwise at an interval that grows with its age: a fifth of it, from a fifth of
+    the provider's interval (-i, when given, is the shortest) to --max-interval.
+    A job that has run 10 s is looked at every 2 s, one that has run 20 min every
+    minute.
+- A batched job whose estimated finish comes before the next list cycle gets one
+  lookup of its own aimed at it (for Muvi, whose list lacks the outputs, that is the
+  lookup its ending needs anyway).
 """
 
 from __future__ import annotations
@@ -18,7 +33,7 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from jobpoll.model import Job, State
+from jobpoll.model import Job, State, parse_time
 from jobpoll.retry import backoff_delay
 
 if TYPE_CHECKING:
@@ -28,13 +43,21 @@ GROWTH = 1.5
 JITTER = 0.10
 MIN_PROGRESS_SPAN = 0.2  # seconds between two progress samples before a rate is trusted
 MAX_BACKOFF = 30.0  # seconds: the longest wait after failed lookups
+YOUNG_SHARE = 0.2  # a young job alone is looked at five times as often as the provider's interval
+AGE_SHARE = 0.2  # without moving progress, a job alone waits a fifth of its age
+SOONEST_AIM = 0.25  # seconds: the shortest hop to an estimated finish (without -i)
+PROGRESS_STEP = 1.0  # percent: providers report progress in whole percents
+AIM_SPREAD = 1.5  # seconds of doubt about a finish worth one more look before aiming at it
+BATCH_QUIET = 60.0  # seconds without a change in a whole batch before its cadence backs off
 
 
 @dataclass(frozen=True)
 class Traits:
     """What the policy needs to know of a job's provider and endpoint."""
 
-    interval: float  # the first interval: -i, else the configured one, else the provider's advice
+    interval: float  # the provider's interval: -i, else the configured one, else the provider's advice
+    young: float = 0.0  # the shortest interval of a job alone (0: the provider's interval)
+    soonest: float = SOONEST_AIM  # the shortest hop to an estimated finish
     batched: bool = False  # looked up through the provider's list, many jobs a request
 
 
@@ -46,20 +69,32 @@ class Cadence:
     interval: float  # the current interval
     started: float  # clock time it was first scheduled
     changed_at: float  # clock time of the last change seen (the caller records it)
+    born: float  # clock time the job's age counts from (its creation where known)
     sample: tuple[float, float] | None = None  # (time, progress) when first seen running
+    moved: bool = False  # whether the last answer moved its progress
+    dated: bool = False  # whether `born` comes from the job's creation time
 
     @classmethod
     def start(cls, traits: Traits, now: float) -> "Cadence":
-        return cls(traits, interval=traits.interval, started=now, changed_at=now)
+        return cls(traits, interval=traits.interval, started=now, changed_at=now, born=now)
 
     @property
     def base(self) -> float:
-        """The first interval, the one a change brings back."""
+        """The provider's interval: a batch's cadence."""
         return self.traits.interval
+
+    @property
+    def young(self) -> float:
+        return self.traits.young or self.traits.interval
 
 
 def traits_of(endpoint: "Endpoint", option: float | None, *, batched: bool = False) -> Traits:
-    return Traits(interval=first_interval(option, endpoint), batched=batched)
+    """-i, when given, is also the shortest interval and the shortest aim: the user
+    asked for no more than that; the defaults look at young jobs more often."""
+    interval = first_interval(option, endpoint)
+    if option is not None:
+        return Traits(interval=interval, young=option, soonest=option, batched=batched)
+    return Traits(interval=interval, young=interval * YOUNG_SHARE, batched=batched)
 
 
 def first_interval(option: float | None, endpoint: "Endpoint") -> float:
@@ -76,48 +111,96 @@ def ceiling(cadence: Cadence, max_interval: float) -> float:
     return max(max_interval, cadence.base)
 
 
+def note_created(cadence: Cadence, job: Job, now: float, wall: float) -> None:
+    """Count the job's age from its creation (epoch `wall` is now) once it is known:
+    a job watched long after it started is not young."""
+    if cadence.dated or not job.created_at:
+        return
+    created = parse_time(job.created_at)
+    if created is not None:
+        cadence.born = now - max(0.0, wall - created.timestamp())
+        cadence.dated = True
+
+
 def track_progress(cadence: Cadence, previous: Job | None, job: Job, now: float) -> bool:
     """Record a running job's progress; True when it moved with this answer."""
+    cadence.moved = False
     if job.state is not State.RUNNING or job.progress is None:
         cadence.sample = None
         return False
     if cadence.sample is None:
         cadence.sample = (now, job.progress)
         return False
-    return previous is not None and previous.progress is not None and job.progress > previous.progress
+    cadence.moved = previous is not None and previous.progress is not None and job.progress > previous.progress
+    return cadence.moved
 
 
 def next_delay(
     cadence: Cadence,
     job: Job,
     *,
-    changed: bool,
     moved: bool,
     now: float,
     max_interval: float,
     rng: random.Random | None = None,
 ) -> float:
-    """Seconds to the next lookup of a job just answered (not finished): aimed at
-    the estimated finish while progress moves, else the stepped interval."""
-    interval = step_interval(cadence, changed, max_interval, rng)
+    """Seconds to the next lookup of a job looked up alone, just answered (not
+    finished): aimed at the estimated finish while progress moves, else a share of
+    its age."""
+    top = max(max_interval, cadence.young)
     if moved and cadence.sample is not None and job.progress is not None:
-        eta = eta_delay(cadence.sample, now, job.progress)
-        if eta is not None:
-            return eta_schedule(eta, cadence.base, ceiling(cadence, max_interval))
-    return interval
+        hop = aim(cadence.sample, now, job.progress, cadence.traits.soonest, top)
+        if hop is not None:
+            cadence.interval = hop
+            return hop
+    cadence.interval = age_interval(now - cadence.born, cadence.young, top, rng)
+    return cadence.interval
+
+
+def age_interval(age: float, young: float, top: float, rng: random.Random | None = None) -> float:
+    """A fifth of the job's age, within [young, top]; up to 10% longer at random, so
+    jobs that started together do not poll in lockstep."""
+    jitter = (rng or random).uniform(1.0, 1.0 + JITTER)
+    return min(top, max(young, AGE_SHARE * max(0.0, age)) * jitter)
+
+
+def aim(sample: tuple[float, float], now: float, progress: float, soonest: float, top: float) -> float | None:
+    """The hop to the next lookup of a job whose progress moved from `sample` (time,
+    progress) to `progress` now, or None without a rate to go by. A rate read from
+    a few whole percents can be off by one percent: when that leaves more than
+    AIM_SPREAD seconds of doubt, the hop lands before the earliest likely finish,
+    and the look there (over a longer span) aims the last hop."""
+    eta = eta_delay(sample, now, progress)
+    if eta is None:
+        return None
+    span, gained = now - sample[0], progress - sample[1]
+    earliest = (100.0 - progress) * span / (gained + PROGRESS_STEP)
+    if eta - earliest > AIM_SPREAD:
+        return min(top, max(soonest, earliest))
+    return eta_schedule(eta, soonest, top)
+
+
+def aim_alone(cadence: Cadence, job: Job, now: float, before: float, max_interval: float) -> float | None:
+    """For a batched job just answered by its list: the hop to a lookup of its own
+    when its estimated finish comes before the next list cycle (`before` seconds
+    away), else None."""
+    if not cadence.moved or cadence.sample is None or job.progress is None:
+        return None
+    hop = aim(cadence.sample, now, job.progress, cadence.traits.soonest, max(max_interval, cadence.young))
+    return hop if hop is not None and hop < before else None
 
 
 def next_batch_delay(
     cadence: Cadence, *, changed: bool, now: float, max_interval: float, rng: random.Random | None = None
 ) -> float:
-    """Seconds to a batch's next list cycle: its first interval after a change
-    among its members, else grown."""
-    return step_interval(cadence, changed, max_interval, rng)
-
-
-def step_interval(cadence: Cadence, changed: bool, max_interval: float, rng: random.Random | None) -> float:
-    """Back to the first interval after a change, else grown."""
-    cadence.interval = cadence.base if changed else grow(cadence.interval, ceiling(cadence, max_interval), rng)
+    """Seconds to a batch's next list cycle: the provider's interval, steadily,
+    unless the whole batch has been unchanged for BATCH_QUIET; then grown."""
+    if changed:
+        cadence.changed_at = now
+    if now - cadence.changed_at < BATCH_QUIET:
+        cadence.interval = cadence.base
+    else:
+        cadence.interval = grow(cadence.interval, ceiling(cadence, max_interval), rng)
     return cadence.interval
 
 

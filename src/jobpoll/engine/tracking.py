@@ -128,10 +128,11 @@ class Tracker:
         if changed:
             t.cadence.changed_at = t.beat_at = now
             loop.emit(Update(Kind.SEEN if previous is None else Kind.CHANGED, t.ref, job))
+        schedule.note_created(t.cadence, job, now, time.time())
         moved = schedule.track_progress(t.cadence, previous, job, now)
         if reschedule and not loop.batches.rejoin(t, now):
             loop.push(now + schedule.next_delay(
-                t.cadence, job, changed=changed, moved=moved, now=now,
+                t.cadence, job, moved=moved, now=now,
                 max_interval=loop.options.max_interval, rng=loop.rng), t)
         return changed
 
