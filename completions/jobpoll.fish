@@ -72,8 +72,8 @@ complete -c jobpoll -n '__jobpoll_at \'jobpoll status\'' -s h -l help -d 'Show t
 complete -c jobpoll -n '__jobpoll_at \'jobpoll status\'' -a '(__jobpoll_job)' -d 'job'
 
 # jobpoll watch
-complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -s i -l interval -x -d 'First interval between lookups of a job (default: the provider\'s advice: pictory 10s, others 5s)'
-complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -l max-interval -x -d 'Longest interval while nothing changes'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -s i -l interval -x -d 'The provider\'s interval, and the shortest wait between looks at a job (default: the provider\'s advice: pictory 10s, others 5s; young jobs are looked at more often)'
+complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -l max-interval -x -d 'Longest wait between two looks at a job'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -s t -l timeout -x -d 'Overall deadline: then print what is known and exit 5'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -l retries -x -d 'Failed lookups in a row (network, 5xx, unreadable answer) retried before a job is abandoned (exit 6)'
 complete -c jobpoll -n '__jobpoll_at \'jobpoll watch\'' -l fail-fast -d 'Stop at the first job that ends badly'

@@ -169,9 +169,11 @@ def watch(
     """Poll jobs until each finishes, yielding a `Job` whenever one is first seen or
     changes; the last one yielded for each job is final (`job.terminal`).
 
-    Intervals are seconds: `interval` is the first interval between lookups of a
-    job (default: the configured one, else the provider's advice), growing while
-    nothing changes up to `max_interval` (default 60); `timeout` is the overall
+    Intervals are seconds: `interval` is the provider's interval (default: the
+    configured one, else the provider's advice) and, given, the shortest wait
+    between looks at a job; no two looks are further apart than `max_interval`
+    (default 60). When to look follows the README ("How often jobpoll looks");
+    `timeout` is the overall
     deadline. A job that cannot be watched to its end (unknown, no key, the
     provider kept failing `retries` times in a row) raises its error; with
     `return_exceptions=True` the error is yielded in its place and the other jobs

@@ -29,10 +29,10 @@ def watch_command(
     jobs: Optional[List[str]] = typer.Argument(None, metavar="JOB...", help=JOBS_HELP, show_default=False),
     interval: Optional[str] = typer.Option(
         None, "-i", "--interval", metavar="DURATION",
-        help="First interval between lookups of a job (default: the provider's advice: pictory 10s, others 5s).",
+        help="The provider's interval, and the shortest wait between looks at a job (default: the provider's advice: pictory 10s, others 5s; young jobs are looked at more often).",
     ),
     max_interval: str = typer.Option(
-        "60s", "--max-interval", metavar="DURATION", help="Longest interval while nothing changes."
+        "60s", "--max-interval", metavar="DURATION", help="Longest wait between two looks at a job."
     ),
     timeout: Optional[str] = typer.Option(
         None, "-t", "--timeout", metavar="DURATION", help="Overall deadline: then print what is known and exit 5."
