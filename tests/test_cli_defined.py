@@ -247,3 +247,16 @@ def test_list_of_luma_pages_by_offset_while_has_more(lsim, lenv):
     assert sorted(result.stdout.split()) == sorted(made)
     pages = lsim.requests(path="/dream-machine/v1/generations")
     assert [p["query"] for p in pages] == [{"limit": "100"}, {"limit": "100", "offset": "100"}]
+
+
+def test_creatomate_budget_from_its_definition_paces_watch(sim, env):
+    """30 requests per 10 s per account: jobpoll slows its schedule to fit, so the
+    simulator (which answers 429 past the budget) never has to refuse it."""
+    key = f"sk-pace-{uuid.uuid4().hex[:12]}"  # a budget window of its own
+    env["JOBPOLL_CREATOMATE_API_KEY"] = key
+    refs = [f"creatomate:{sim.add_job('creatomate', queued=0, running=600)}" for _ in range(4)]
+    result = run_cli("watch", "--json", "-i", "0.1", "--max-interval", "0.1", "-t", "6", *refs, env=env)
+    assert result.returncode == 5, result.stderr  # still rendering at the deadline
+    mine = [r for r in sim.requests(path="/v1/renders/") if r["headers"].get("authorization") == f"Bearer {key}"]
+    assert 10 <= len(mine) <= 30  # asked at 4 x 10 a second, it kept inside 30 per 10 s
+    assert all(r["status"] == 200 for r in mine)
