@@ -52,6 +52,28 @@ def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
     return seconds
 
 
+def read_seconds(value: object) -> float | None:
+    """A length a provider reported, in seconds: a number, numeric text ("12.5") or
+    text with units ("8s", "1m30s"); None for anything else, never an error."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            seconds: float | None = float(value)
+        except OverflowError:  # an integer too large for a float
+            return None
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        seconds = _plain(text)
+        if seconds is None:
+            seconds = _with_units(text)
+    else:
+        return None
+    if seconds is None or seconds != seconds or seconds in (float("inf"), float("-inf")) or seconds < 0:
+        return None
+    return seconds
+
+
 def parse_span(text: str, *, what: str, plain_seconds: bool = False) -> timedelta:
     """A span of time: 7d, 12h, 90m, 2w, 1d12h (and plain seconds where allowed)."""
     value = text.strip().lower()

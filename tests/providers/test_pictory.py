@@ -201,3 +201,10 @@ def test_wrong_shapes(body):
 def test_unreadable_200():
     with pytest.raises(UnavailableError, match="not JSON"):
         parse(b"<html>")
+
+
+@pytest.mark.parametrize("given,seconds", [("8s", 8.0), ("1m30s", 90.0), ("12.5", 12.5), (8, 8.0), ("soon", None), ("-3s", None)])
+def test_ai_studio_duration_given_as_text_with_a_unit_is_read(given, seconds):
+    # AI-Studio answers carry "duration": "8s" where video jobs carry videoDuration: 63.5
+    body = variant(PICTORY_COMPLETED_AI_STUDIO, "data", duration=given)
+    assert parse(body).duration == (pytest.approx(seconds) if seconds is not None else None)

@@ -84,8 +84,10 @@ def as_progress(value: Any) -> float | None:
 
 
 def as_duration(value: Any) -> float | None:
-    number = as_number(value)
-    return number if number is not None and number >= 0 else None
+    """Media length in seconds: a number, "12.5", or text with units ("8s", "1m30s")."""
+    from jobpoll.durations import read_seconds
+
+    return read_seconds(value)
 
 
 def status_word(provider: str, data: dict[str, Any], key: str = "status") -> str:

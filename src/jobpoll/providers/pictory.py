@@ -131,10 +131,16 @@ class Pictory(Provider):
             url=video,
             outputs=tuple(outputs),
             error=error,
-            duration=as_duration(data.get("videoDuration")),
+            duration=self._duration(data),
             checked_at=iso_utc(aware(now)),
             raw=data,  # the job object without the {job_id, success} envelope
         )
+
+    @staticmethod
+    def _duration(data: dict[str, Any]) -> float | None:
+        # Video jobs say videoDuration: 63.5; AI-Studio jobs say duration: "8s".
+        found = as_duration(data.get("videoDuration"))
+        return found if found is not None else as_duration(data.get("duration"))
 
     @staticmethod
     def _rendering(data: dict[str, Any]) -> bool:
