@@ -10,6 +10,8 @@ from typing import Any
 
 # Global options that take a value, so the command name is found after them.
 _VALUED_GLOBALS = ("--config",)
+# Every global option: given after the command, the error says where it goes.
+_GLOBALS = ("--config", "--no-color", "-v", "--verbose", "-q", "--quiet", "--version")
 
 
 def command_name(argv: list[str]) -> str | None:
@@ -119,6 +121,9 @@ def _typer_error(exc: Exception) -> int:
     if kind == "NoArgsIsHelpError":  # bare `jobpoll` or `jobpoll config`
         print(exc.format_message(), file=sys.stderr)  # type: ignore[attr-defined]
         return 2
+    if kind == "NoSuchOption" and getattr(exc, "option_name", None) in _GLOBALS:
+        print(f"jobpoll: error: {_misplaced_global(exc)}", file=sys.stderr)
+        return 2
     if hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
         print(f"jobpoll: error: {exc.format_message()}{_help_hint(exc)}", file=sys.stderr)
         return int(exc.exit_code)
@@ -127,6 +132,17 @@ def _typer_error(exc: Exception) -> int:
     print(f"jobpoll: error: unexpected {type(exc).__name__}: {exc} "
           "(set JOBPOLL_DEBUG=1 for details; please report it)", file=sys.stderr)
     return 1
+
+
+def _misplaced_global(exc: Exception) -> str:
+    """A global option given after the command (`jobpoll status -q ...`): say
+    where it goes rather than that it does not exist."""
+    option = getattr(exc, "option_name")
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "jobpoll COMMAND"
+    command = path.split(" ", 1)[1] if " " in path else "COMMAND"
+    return (f"{option} is a global option: it goes before the command, "
+            f"as in 'jobpoll {option}{' PATH' if option == '--config' else ''} {command} ...'")
 
 
 def _help_hint(exc: Exception) -> str:

@@ -33,7 +33,16 @@ class Mode(Enum):
     FIELD = "field"
 
 
-def choose_mode(*, json_: bool, field: str | None, stream: TextIO | None = None) -> Mode:
+def choose_mode(*, json_: bool, field: str | None, stream: TextIO | None = None,
+                raw: bool = False) -> Mode:
+    """The output mode; two options that ask for different outputs are a usage
+    error rather than one of them silently winning."""
+    asked = [name for name, on in (("--json", json_), ("--raw", raw), ("--field", field)) if on]
+    if field and len(asked) > 1:
+        raise UsageError(f"{' and '.join(asked)} cannot be used together: "
+                         "--field prints one plain value per job, --json and --raw whole JSON objects")
+    if raw:
+        return Mode.JSON
     if field:
         return Mode.FIELD
     if json_:
@@ -51,7 +60,7 @@ def is_terminal(stream: TextIO) -> bool:
 def check_field(name: str | None, extra: Iterable[str] = ()) -> None:
     if name is None:
         return
-    known = (*JOB_FIELDS, "ref", *extra)
+    known = tuple(dict.fromkeys((*JOB_FIELDS, "ref", *extra)))
     if name not in known:
         raise UsageError(f"unknown field {name!r} (fields: {', '.join(known)})")
 

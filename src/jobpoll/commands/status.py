@@ -27,13 +27,13 @@ def status_command(
 ) -> None:
     """Ask where jobs stand, once, and exit."""
     from jobpoll.engine.session import check
-    from jobpoll.render import JobPrinter, Mode, check_field, choose_mode
+    from jobpoll.render import JobPrinter, check_field, choose_mode
 
     app = app_context(ctx)
     check_field(field)
+    mode = choose_mode(json_=json_, field=field, raw=raw)
     report = check(jobs, config=app.config(), warn=app.warn, provider=provider, stdin=sys.stdin,
                    verbose=app.verbose)
-    mode = Mode.JSON if raw and not field else choose_mode(json_=json_, field=field)
     printer = JobPrinter(mode, field=field, raw=raw, color=app.color, secrets=report.secrets)
     try:
         for outcome in report.outcomes:

@@ -72,6 +72,7 @@ def watch_command(
     if ceiling <= 0:
         raise UsageError("--max-interval must be more than 0 (e.g. 30s, 2m)")
     check_field(field)
+    mode = choose_mode(json_=json_, field=field)
     options = PollOptions(
         interval=first,
         max_interval=ceiling,
@@ -82,7 +83,6 @@ def watch_command(
     )
     plan = plan_watch(jobs, options, config=app.config(), warn=app.warn, provider=provider,
                       stdin=sys.stdin, verbose=app.verbose)
-    mode = choose_mode(json_=json_, field=field)
     code, _, _ = run_watch(app, plan, mode=mode, field=field)
     raise typer.Exit(int(code))
 
