@@ -35,7 +35,9 @@ NETWORK_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "A
 def clean_env(tmp: Path) -> dict[str, str]:
     """The process environment without any JOBPOLL_* setting, trust store or proxy
     variable, with config, history and platform dirs inside `tmp` so no test
-    touches the user's files."""
+    touches the user's files. The config directory exists (jobpoll creates only
+    its default one), the file does not."""
+    (tmp / "config").mkdir(mode=0o700, exist_ok=True)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("JOBPOLL_") and k != "NO_COLOR" and k.upper() not in NETWORK_VARS}
     env.update(

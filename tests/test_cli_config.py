@@ -72,9 +72,8 @@ def test_set_key_from_stdin_writes_a_private_file(env):
     assert result.stdout == ""
     assert result.stderr == f"jobpoll: saved the muvi key (****9988) in {path}\n"
     assert mode_of(path) == 0o600
-    assert mode_of(path.parent) == 0o700  # created by set-key
     assert tomllib.loads(path.read_text()) == {"providers": {"muvi": {"api_key": KEY}}}
-    assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml", "config.toml.lock"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"]  # no lock file left
 
 
 def test_set_key_reads_only_the_first_line(env):
@@ -178,7 +177,7 @@ def test_unset_key(env):
 def test_unset_key_without_a_file_creates_nothing(env):
     result = ok("config", "unset-key", "muvi", env=env)
     assert "nothing to remove" in result.stderr
-    assert not cfg_file(env).parent.exists()
+    assert list(cfg_file(env).parent.iterdir()) == []
 
 
 def test_unset_key_unknown_provider(env):
@@ -374,9 +373,7 @@ def test_malformed_file_is_reported_and_never_written(env, args, input):
         "invalid value; fix or remove it\n"
     )
     assert path.read_bytes() == MALFORMED
-    assert sorted(p.name for p in path.parent.iterdir()) in (
-        ["config.toml"], ["config.toml", "config.toml.lock"]
-    )
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"]
 
 
 def test_config_path_works_with_a_malformed_file(env):
@@ -448,9 +445,7 @@ def test_concurrent_set_key_leaves_a_valid_file_with_one_of_the_keys(env):
         data = tomllib.loads(cfg_file(env).read_text())
         assert data["providers"]["muvi"]["api_key"] in keys
         assert mode_of(cfg_file(env)) == 0o600
-        assert sorted(p.name for p in cfg_file(env).parent.iterdir()) == [
-            "config.toml", "config.toml.lock"
-        ]
+        assert sorted(p.name for p in cfg_file(env).parent.iterdir()) == ["config.toml"]
 
 
 def test_concurrent_writers_of_different_settings_lose_nothing(env):
@@ -468,3 +463,42 @@ def test_concurrent_writers_of_different_settings_lose_nothing(env):
     assert {name: t["api_key"] for name, t in data["providers"].items()} == {
         name: f"{KEY}-{name}" for name in PROVIDER_NAMES
     }
+
+
+# ---- intervals obey the command line's limits; writes leave nothing behind ----------
+
+
+@pytest.mark.parametrize("value", ["0", "0s", "0ms", "0.0"])
+def test_set_refuses_an_interval_of_zero(env, value):
+    result = usage_error("config", "set", "muvi.interval", value, env=env)
+    assert "muvi.interval must be more than 0" in result.stderr
+    assert not cfg_file(env).exists()
+
+
+@pytest.mark.parametrize("value", ["0", '"0s"', "-5", '"-1s"'])
+@pytest.mark.parametrize("command", [("watch", "muvi:job_1"), ("status", "muvi:job_1"), ("providers",)])
+def test_an_interval_of_zero_in_the_file_is_refused_naming_file_and_key(env, value, command):
+    path = write_config(env, f"[providers.muvi]\napi_key = \"{KEY}\"\ninterval = {value}\n")
+    env["JOBPOLL_MUVI_BASE_URL"] = "http://127.0.0.1:9"  # never reached: refused before any request
+    result = usage_error(*command, env=env)
+    assert f"config file {path}: providers.muvi.interval " in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    # ... and `config set` repairs it
+    ok("config", "set", "muvi.interval", "5s", env=env)
+    assert "interval = \"5s\"" in path.read_text()
+
+
+def test_a_config_directory_named_but_missing_is_not_created(env, tmp_path):
+    missing = tmp_path / "nonexistent" / "dir"
+    for args in (("--config", str(missing / "c.toml"), "config", "set-key", "muvi", "--value", KEY),
+                 ("--config", str(missing / "c.toml"), "config", "set", "default_provider", "muvi")):
+        result = usage_error(*args, env=env)
+        assert f"config directory {missing} does not exist" in result.stderr
+        assert not (tmp_path / "nonexistent").exists()
+
+
+def test_config_writes_leave_nothing_beside_the_file(env):
+    ok("config", "set-key", "muvi", "--value", KEY, env=env)
+    ok("config", "set", "muvi.interval", "7s", env=env)
+    ok("config", "unset-key", "muvi", env=env)
+    assert sorted(p.name for p in cfg_file(env).parent.iterdir()) == ["config.toml"]

@@ -452,10 +452,28 @@ def test_edit_removes_temp_files_left_by_a_killed_writer(tmp_path):
     assert not stale.exists()
 
 
-def test_lock_file_is_private(tmp_path):
-    path = tmp_path / "d" / "config.toml"
+def test_a_write_leaves_no_lock_file_and_removes_an_old_one(tmp_path):
+    path = tmp_path / "config.toml"
+    (tmp_path / "config.toml.lock").write_text("")  # left by an earlier version
     cfg.edit_config(str(path), lambda c: c.set_value(None, "default_provider", "muvi") or True)
-    assert mode_of(path.parent / "config.toml.lock") == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_a_named_config_directory_that_does_not_exist_is_not_created(tmp_path):
+    path = tmp_path / "typo" / "config.toml"
+    with pytest.raises(ConfigError, match=f"config directory {tmp_path / 'typo'} does not exist") as info:
+        cfg.edit_config(str(path), lambda c: c.set_value(None, "default_provider", "muvi") or True)
+    assert info.value.exit_code == ExitCode.USAGE
+    assert not (tmp_path / "typo").exists()
+
+
+def test_the_default_config_directory_is_created_private(tmp_path, monkeypatch):
+    monkeypatch.delenv("JOBPOLL_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    saved = cfg.edit_config(None, lambda c: c.set_value(None, "default_provider", "muvi") or True)
+    assert saved.path == tmp_path / "xdg" / "jobpoll" / "config.toml"
+    assert mode_of(saved.path.parent) == 0o700 and mode_of(saved.path) == 0o600
+    assert sorted(p.name for p in saved.path.parent.iterdir()) == ["config.toml"]
 
 
 def test_concurrent_edits_are_serialized(tmp_path):

@@ -271,8 +271,10 @@ def _mode(path: Path) -> int:
 
 
 def test_set_key_under_umask_0_creates_a_private_directory_and_file(env, tmp_path):
+    # The default config directory (only that one is created when missing).
     config = tmp_path / "fresh" / "jobpoll" / "config.toml"
-    env["JOBPOLL_CONFIG"] = str(config)
+    del env["JOBPOLL_CONFIG"]
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "fresh")
     result = subprocess.run(
         [sys.executable, "-m", "jobpoll", "config", "set-key", "muvi"], env=env,
         input=TEST_KEY + "\n", capture_output=True, text=True, timeout=60,
@@ -282,7 +284,7 @@ def test_set_key_under_umask_0_creates_a_private_directory_and_file(env, tmp_pat
     assert not leaks(result.stdout + result.stderr)
     assert _mode(config.parent) == 0o700
     assert _mode(config) == 0o600
-    assert _mode(config.parent / "config.toml.lock") == 0o600
+    assert sorted(p.name for p in config.parent.iterdir()) == ["config.toml"]
     assert tomllib.loads(config.read_text())["providers"]["muvi"]["api_key"] == TEST_KEY
 
 
@@ -313,7 +315,9 @@ def test_config_and_history_files_are_created_private_never_widened_later(tmp_pa
     old = os.umask(0)
     try:
         config = tmp_path / "c" / "jobpoll" / "config.toml"
-        cfg.edit_config(config, lambda c: c.set_value("muvi", "api_key", TEST_KEY) or True)
+        monkeypatch.delenv("JOBPOLL_CONFIG", raising=False)
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "c"))  # the default directory
+        cfg.edit_config(None, lambda c: c.set_value("muvi", "api_key", TEST_KEY) or True)
         history = open_history(lambda message: None, tmp_path / "h" / "jobpoll" / "history.sqlite3")
         assert history is not None
         history.record([Job("muvi", "job_000000000001", State.DONE, "completed", checked_at="2026-01-01T00:00:00.000Z")])
@@ -322,7 +326,7 @@ def test_config_and_history_files_are_created_private_never_widened_later(tmp_pa
         os.umask(old)
 
     mine = [(kind, p, m) for kind, p, m in created if "/jobpoll" in p]
-    assert {Path(p).name for _, p, _ in mine} >= {"jobpoll", "config.toml.lock", "history.sqlite3"}
+    assert {Path(p).name for _, p, _ in mine} >= {"jobpoll", "history.sqlite3"}
     for kind, path, mode in mine:
         if kind == "dir":
             assert mode == 0o700, (path, oct(mode))

@@ -78,7 +78,7 @@ def test_a_writer_killed_mid_write_leaves_the_old_config_whole(env):
     later = run_cli("config", "set-key", "muvi", "--value", NEW_KEY, env=env, timeout=30)
     assert later.returncode == 0, later.stderr
     assert tomllib.loads(config.read_text())["providers"]["muvi"] == {"api_key": NEW_KEY, "interval": "7s"}
-    assert sorted(p.name for p in config.parent.iterdir()) == ["config.toml", "config.toml.lock"]
+    assert sorted(p.name for p in config.parent.iterdir()) == ["config.toml"]
     assert config.stat().st_mode & 0o777 == 0o600
     assert "****3abc" in run_cli("config", "show", "--json", env=env).stdout
 

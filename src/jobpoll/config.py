@@ -255,9 +255,22 @@ def check_key(key: str) -> str:
     return key
 
 
+def interval_problem(value: Any, dotted: str) -> str | None:
+    """Why a configured interval is unusable, or None. The file obeys the command
+    line's limits: an interval of 0 would be a request loop."""
+    from jobpoll.durations import parse_duration
+
+    try:
+        seconds = parse_duration(value, what=dotted)
+    except UsageError as exc:
+        return f"is invalid ({exc.message})"
+    if seconds <= 0:
+        return f"must be more than 0, as on the command line (e.g. \"500ms\", \"5s\"), not {value!r}"
+    return None
+
+
 def validate_config(path: Path, data: dict[str, Any]) -> None:
     """ConfigError naming the file and the setting for anything jobpoll cannot use."""
-    from jobpoll.durations import parse_duration
     from jobpoll.providers import is_known, names
 
     def known() -> str:  # every provider's name: only needed for an error message
@@ -297,10 +310,9 @@ def validate_config(path: Path, data: dict[str, Any]) -> None:
             if setting == "interval":
                 if isinstance(value, bool) or not isinstance(value, (str, int, float)):
                     raise bad(dotted, "must be a DURATION such as \"5s\" or 5")
-                try:
-                    parse_duration(value, what=dotted)
-                except UsageError as exc:
-                    raise bad(dotted, f"is invalid ({exc.message})") from None
+                problem = interval_problem(value, dotted)
+                if problem:
+                    raise bad(dotted, problem)
 
 
 # ---- endpoints -------------------------------------------------------------------
@@ -366,7 +378,11 @@ def resolve_endpoint(config: Config, name: str) -> Endpoint:
 
     interval = settings.get("interval")
     if interval is not None:
-        interval = parse_duration(interval, what=f"providers.{provider.name}.interval")
+        dotted = f"providers.{provider.name}.interval"
+        problem = interval_problem(interval, dotted)
+        if problem:
+            raise ConfigError(f"config file {config.path}: {dotted} {problem}")
+        interval = parse_duration(interval, what=dotted)
     return Endpoint(
         provider=provider,
         base_url=base_url.rstrip("/"),
@@ -476,14 +492,31 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _ensure_dir(path: Path) -> None:
+    """The config file's directory, created (0700) when it is the platform's
+    default one. A directory named with --config or JOBPOLL_CONFIG that does not
+    exist is more often a typo than a wish: it is an error, not created."""
+    target = _real(Path(path))
+    if target.parent.is_dir():
+        return
+    if Path(path) == default_config_path():
+        _make_dir(target.parent)
+        return
+    raise ConfigError(
+        f"config directory {target.parent} does not exist: create it first "
+        f"(mkdir -p {target.parent}) or correct the path given with --config or {ENV_CONFIG}"
+    )
+
+
 @contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """An exclusive lock serializing writers of `path` (config.toml.lock beside it)."""
+    """An exclusive lock serializing writers of `path`: flock on its directory,
+    which leaves nothing behind (the file itself cannot carry the lock: every
+    write replaces it with a new file). The directory must exist."""
     target = _real(Path(path))
-    _make_dir(target.parent)
-    lock_path = target.parent / f"{target.name}.lock"
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        fd = os.open(target.parent, flags)
     except OSError as exc:
         raise ConfigError(f"cannot lock config file {target}: {exc.strerror or exc}") from None
     try:
@@ -501,7 +534,8 @@ def locked(path: Path) -> Iterator[None]:
 def _remove_stale_temps(target: Path) -> None:
     # Under the lock no other writer is active: any temp file left is from a writer
     # that was killed between creating it and renaming it.
-    for stale in target.parent.glob(f".{target.name}.*.tmp"):
+    # The lock file earlier versions left beside the config goes too.
+    for stale in (*target.parent.glob(f".{target.name}.*.tmp"), target.parent / f"{target.name}.lock"):
         try:
             stale.unlink()
         except OSError:
@@ -519,6 +553,7 @@ def edit_config(
     `change` runs, so it is left untouched."""
     path = config_path(override)
     held: list[str] = []
+    _ensure_dir(path)
     with locked(path):
         config = load_config(path, warn=held.append, validate=False)
         _remove_stale_temps(_real(path))

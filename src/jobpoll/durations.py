@@ -52,6 +52,15 @@ def parse_duration(text: str | float | int, *, what: str = "duration") -> float:
     return seconds
 
 
+def parse_interval(text: str | float | int, *, what: str = "interval") -> float:
+    """Seconds between lookups: a DURATION more than 0, on the command line and in
+    the config alike (an interval of 0 is a request loop)."""
+    seconds = parse_duration(text, what=what)
+    if seconds <= 0:
+        raise UsageError(f"{what} must be more than 0 (e.g. 500ms, 5s), not {text!r}")
+    return seconds
+
+
 def read_seconds(value: object) -> float | None:
     """A length a provider reported, in seconds: a number, numeric text ("12.5") or
     text with units ("8s", "1m30s"); None for anything else, never an error."""

@@ -60,7 +60,7 @@ def _setting(name: str) -> tuple[str | None, str]:
 
 def _checked_value(provider: str | None, setting: str, value: str) -> str:
     from jobpoll.config import url_problem
-    from jobpoll.durations import parse_duration
+    from jobpoll.durations import parse_interval
 
     value = value.strip()
     if setting == "default_provider":
@@ -72,7 +72,7 @@ def _checked_value(provider: str | None, setting: str, value: str) -> str:
         return value
     if setting == "ca_bundle":
         return _checked_bundle(provider, value)
-    parse_duration(value, what=f"{provider}.interval")
+    parse_interval(value, what=f"{provider}.interval")
     return value  # the text the user gave, "90s" stays "90s"
 
 

@@ -57,20 +57,15 @@ def watch_command(
     import sys
 
     from jobpoll.engine.session import plan_watch
-    from jobpoll.durations import parse_duration
+    from jobpoll.durations import parse_duration, parse_interval
     from jobpoll.engine.updates import PollOptions
-    from jobpoll.errors import UsageError
     from jobpoll.render import check_field, choose_mode
 
     app = app_context(ctx)
-    first = parse_duration(interval, what="--interval") if interval is not None else None
-    ceiling = parse_duration(max_interval, what="--max-interval")
+    first = parse_interval(interval, what="--interval") if interval is not None else None
+    ceiling = parse_interval(max_interval, what="--max-interval")
     deadline = parse_duration(timeout, what="--timeout") if timeout is not None else None
     beat = parse_duration(heartbeat, what="--heartbeat")
-    if first is not None and first <= 0:
-        raise UsageError("--interval must be more than 0 (e.g. 500ms, 5s)")
-    if ceiling <= 0:
-        raise UsageError("--max-interval must be more than 0 (e.g. 30s, 2m)")
     check_field(field)
     mode = choose_mode(json_=json_, field=field)
     options = PollOptions(
