@@ -478,3 +478,29 @@ def test_json2video_400s_are_explained(message, hint):
     assert jobs == [] and isinstance(error, UsageError) and len(http.requests) == 1  # a 400 is not retried
     line = error.line()
     assert message in line and hint in line
+
+
+@pytest.mark.parametrize("span", ["400000d", "700000d"])
+def test_prune_with_a_span_back_before_year_1000_keeps_newer_jobs(lenv, tmp_path, span):
+    from jobpoll.history import open_history
+    from jobpoll.model import Job, State, iso_utc
+
+    path = tmp_path / "state" / "history.sqlite3"
+    now = datetime.now(timezone.utc)
+    hist = open_history(print, path)
+    hist.record([Job("reelbot", f"job{i}", State.DONE, "completed",
+                     checked_at=iso_utc(now - timedelta(days=400 * i))) for i in range(3)])
+    hist.close()
+    result = run_cli("history", "prune", "--older-than", span, env=lenv)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("removed 0 jobs last checked before 0")  # a 4-digit year
+    rows = rows_of(run_cli("list", "-p", "reelbot", "--json", env=lenv))
+    assert sorted(r["id"] for r in rows) == ["job0", "job1", "job2"]
+
+
+@pytest.mark.parametrize("span", ["800000d", "120000w"])
+def test_prune_with_a_span_reaching_before_year_1_is_refused(lenv, tmp_path, span):
+    result = run_cli("history", "prune", "--older-than", span, env=lenv)
+    assert result.returncode == 2
+    assert result.stderr == (f"jobpoll: error: --older-than {span} reaches back before the year 1; "
+                             "nothing pruned\n")

@@ -317,3 +317,12 @@ def test_a_list_item_keeps_the_error_details_a_lookup_gave():
     assert merge_known(listed, looked_up).error == looked_up.error
     retried = Job("muvi", "job_1", State.RUNNING, "processing")
     assert merge_known(retried, looked_up).error is None  # a new state: the old error is not its own
+
+
+def test_prune_compares_times_as_times_for_any_year(hist):
+    # Written as text, "931-10-05..." sorts after "2026-..." and would remove everything.
+    hist.record([job(job_id="recent"), job(job_id="old", checked_at=at(60 * 24 * 400))])
+    assert hist.prune(datetime(931, 10, 5, tzinfo=timezone.utc)) == 0
+    assert hist.prune(datetime(99, 1, 1, tzinfo=timezone.utc)) == 0
+    assert hist.count() == 2
+    assert iso_utc(datetime(931, 10, 5, 1, 2, 3, tzinfo=timezone.utc)) == "0931-10-05T01:02:03.000Z"

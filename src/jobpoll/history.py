@@ -400,7 +400,10 @@ class History:
         cutoff = iso_utc(older_than)
 
         def delete() -> int:
-            return self._conn.execute("DELETE FROM jobs WHERE checked_at < ?", (cutoff,)).rowcount
+            # As times, not as text: a row whose time cannot be read is kept.
+            return self._conn.execute(
+                "DELETE FROM jobs WHERE julianday(checked_at) < julianday(?)", (cutoff,)
+            ).rowcount
 
         return self._guard("write", lambda: _transact(self._conn, delete), -1)
 

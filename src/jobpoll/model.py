@@ -135,7 +135,9 @@ def utcnow() -> datetime:
 def iso_utc(moment: datetime) -> str:
     """ISO-8601 UTC with a Z suffix and millisecond precision."""
     moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # The year padded by hand: strftime's %Y writes year 931 as "931", which sorts
+    # after "2026" as text.
+    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def parse_time(value: Any) -> datetime | None:

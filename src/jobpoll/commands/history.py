@@ -30,7 +30,7 @@ def prune_command(
     ),
 ) -> None:
     """Forget jobs last checked more than SPAN ago, so the file does not grow without end."""
-    from jobpoll.errors import UnavailableError
+    from jobpoll.errors import UnavailableError, UsageError
     from jobpoll.history import HistoryUnavailable, connect_history
     from jobpoll.durations import parse_span
     from jobpoll.model import iso_utc, utcnow
@@ -39,8 +39,8 @@ def prune_command(
     span = parse_span(older_than, what="--older-than", plain_seconds=True)
     try:
         cutoff = utcnow() - span
-    except OverflowError:
-        cutoff = utcnow().replace(year=1)
+    except OverflowError:  # before the year 1: a typo, not a wish to forget everything
+        raise UsageError(f"--older-than {older_than} reaches back before the year 1; nothing pruned") from None
     try:
         history = connect_history(app.warn)
     except HistoryUnavailable as exc:
