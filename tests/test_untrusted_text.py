@@ -17,9 +17,13 @@ from conftest import FAST, TEST_KEY
 from ptyrun import run_on_pty
 
 MARKUP = "[bold red]x[/]"
-HOSTILE = f"{MARKUP} \x1b]0;pwned\x07 \x1b[2J \rover \x9b31m c1 \x08\x7f end"
+# Bidirectional controls turn text around where it is shown ("\u202egpj.exe" reads
+# as "exe.jpg"); U+0085 is a C1 line break.
+BIDI = "\u202egpj.exe \u2066iso\u2069 \u200f \u061c nel\x85"
+HOSTILE = f"{MARKUP} \x1b]0;pwned\x07 \x1b[2J \rover \x9b31m c1 \x08\x7f {BIDI} end"
 # What must never reach a terminal from provider text (as bytes, UTF-8 encoded).
-FORBIDDEN = [b"\x1b]0;pwned", b"\x07", b"\x1b[2J", b"\x9b", b"\xc2\x9b", b"\rover", b"\x08", b"\x7f"]
+FORBIDDEN = [b"\x1b]0;pwned", b"\x07", b"\x1b[2J", b"\x9b", b"\xc2\x9b", b"\rover", b"\x08", b"\x7f",
+             *(ch.encode() for ch in "\u202e\u2066\u2069\u200f\u061c\x85")]
 
 
 def forbidden_in(data: bytes) -> list[bytes]:
@@ -142,3 +146,43 @@ def test_the_live_display_and_summary_show_markup_as_text_and_no_foreign_escapes
     code, screen, out = on_pty(["watch", "--json", *FAST, "-t", "1.5", *jobs], env, stdout_pty=False)
     assert "━".encode() in screen and MARKUP.encode() in screen
     assert not forbidden_in(screen) and not forbidden_in(out)
+
+
+# ---- long values: an error line is at most 1,000 characters ------------------------------------
+
+
+def test_a_huge_reference_gives_one_short_error_line(env):
+    huge = "muvi:" + "x" * 10_000_000
+    result = run_bytes_input(["status", "-"], env, huge.encode())
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= 1000, len(result.stderr)
+    assert lines[0].startswith("jobpoll: error: ") and "…" in lines[0]
+
+
+def test_a_huge_config_value_gives_one_short_error_line(env, tmp_path):
+    config = tmp_path / "config" / "config.toml"
+    config.write_text(f'default_provider = "{"p" * 5_000_000}"\n')
+    config.chmod(0o600)
+    result = run_bytes_input(["status", "muvi:job_1"], env, b"")
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= 1000, len(result.stderr)
+    assert f"config file {config}: default_provider" in lines[0] and "…" in lines[0]
+
+
+def test_a_huge_provider_error_gives_one_short_error_line(sim, env):
+    body = {"success": False, "error": {"code": "X" * 50_000, "message": "m" * 50_000}, "requestId": "r"}
+    job_id = sim.add_job("muvi", queued=0, running=0, faults=[
+        {"kind": "invalid_json", "body": json.dumps(body), "times": -1}])
+    for args in (["status"], ["watch", *FAST, "--retries", "0"]):
+        result = run_bytes(*args, f"muvi:{job_id}", env=env)
+        assert result.returncode == 6
+        lines = result.stderr.decode().splitlines()
+        assert len(lines) == 1 and len(lines[0]) <= 1000, (args, len(result.stderr))
+        assert lines[0].startswith(f"jobpoll: error: muvi:{job_id}")
+
+
+def run_bytes_input(args, env, data: bytes) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "jobpoll", *args], env=env, capture_output=True,
+                          input=data, timeout=120)

@@ -125,13 +125,21 @@ def _typer_error(exc: Exception) -> int:
         print(f"jobpoll: error: {_misplaced_global(exc)}", file=sys.stderr)
         return 2
     if hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
-        print(f"jobpoll: error: {exc.format_message()}{_help_hint(exc)}", file=sys.stderr)
+        _error_line(f"{exc.format_message()}{_help_hint(exc)}")
         return int(exc.exit_code)
     if os.environ.get("JOBPOLL_DEBUG"):
         raise exc
-    print(f"jobpoll: error: unexpected {type(exc).__name__}: {exc} "
-          "(set JOBPOLL_DEBUG=1 for details; please report it)", file=sys.stderr)
+    _error_line(f"unexpected {type(exc).__name__}: {exc} "
+                "(set JOBPOLL_DEBUG=1 for details; please report it)")
     return 1
+
+
+def _error_line(text: str) -> None:
+    """One inert line of at most SPEC's 1,000 characters: usage errors echo what
+    was typed, and that may be long or carry escapes."""
+    from jobpoll.errors import clip_line, inert
+
+    print(clip_line(f"jobpoll: error: {inert(text)}"), file=sys.stderr)
 
 
 def _misplaced_global(exc: Exception) -> str:

@@ -179,7 +179,9 @@ def _warn_if_exposed(path: Path, mode: int, warn: Warn | None) -> None:
 
 
 def _stderr_warning(message: str) -> None:
-    print(f"jobpoll: warning: {message}", file=sys.stderr)
+    from jobpoll.errors import clip_line, inert
+
+    print(clip_line(f"jobpoll: warning: {inert(message)}"), file=sys.stderr)
 
 
 def _parse(path: Path, raw: bytes) -> dict[str, Any]:

@@ -34,7 +34,9 @@ class AppContext:
     def warn(self, message: str) -> None:
         """A one-line warning on stderr (suppressed by -q)."""
         if not self.quiet:
-            print(f"jobpoll: warning: {message}", file=sys.stderr)
+            from jobpoll.errors import clip_line, inert
+
+            print(clip_line(f"jobpoll: warning: {inert(message)}"), file=sys.stderr)
 
 
 def app_context(ctx: Any) -> AppContext:

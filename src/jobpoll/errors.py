@@ -4,11 +4,33 @@ from __future__ import annotations
 
 from jobpoll.exits import ExitCode
 
-# An error line reaches a terminal and may quote a provider: C0/C1 controls and
-# DEL (escape sequences, a bell, a carriage return) are shown as '?', line breaks
-# and tabs as spaces, so the line stays one line of inert text.
-_INERT = {i: "?" for i in (*range(0x20), *range(0x7F, 0xA0))}
-_INERT.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
+# Text from a provider (or a hostile server) reaches a terminal: C0/C1 controls
+# and DEL (escape sequences, a bell, a carriage return; U+009B is an 8-bit CSI to
+# many terminals) and the bidirectional controls (U+202E turns "gpj.exe" around)
+# are shown as '?'; line breaks and tabs (U+2028/2029 too) as spaces, so a line
+# stays one line of inert text that reads as it is.
+BIDI_CONTROLS = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_INERT = {i: "?" for i in (*range(0x20), *range(0x7F, 0xA0), *BIDI_CONTROLS)}
+_INERT.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " ", 0x2028: " ", 0x2029: " "})
+
+# SPEC: an error or warning line is at most this long, its prefix included.
+LINE_LIMIT = 1000
+_PREFIX_ROOM = len("jobpoll: warning: ")
+
+
+def inert(text: str) -> str:
+    """`text` with every control shown as '?' or a space (see _INERT)."""
+    return text.translate(_INERT)
+
+
+def clip_line(line: str, limit: int = LINE_LIMIT) -> str:
+    """A line of at most `limit` characters. A longer one gives up its middle,
+    where a long value sits (a provider's message, a reference): its start says
+    what it is about and its end what to do, so both stay."""
+    if len(line) <= limit:
+        return line
+    head = (limit - 1) * 2 // 3
+    return line[:head] + "…" + line[len(line) - (limit - 1 - head):]
 
 
 class JobpollError(Exception):
@@ -28,7 +50,7 @@ class JobpollError(Exception):
             text = f"{self.job}: {text}"
         if self.hint:
             text = f"{text} ({self.hint})"
-        return text.translate(_INERT)
+        return clip_line(inert(text), LINE_LIMIT - _PREFIX_ROOM)
 
     def for_job(self, job: str) -> "JobpollError":
         if self.job is None:

@@ -14,15 +14,13 @@ import sys
 from enum import Enum
 from typing import Any, Iterable, TextIO
 
-from jobpoll.errors import UsageError
+from jobpoll.errors import UsageError, inert
 from jobpoll.model import JOB_FIELDS, Job, State
 
-# C0/C1 control characters and DEL: a provider's message must not move the cursor,
-# set the window title or ring the bell on the user's terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# JSON escapes C0 controls but may leave DEL and the C1 range (U+009B is an 8-bit
-# CSI to many terminals) raw: they are escaped too, which decodes the same.
-_JSON_C1 = re.compile(r"[\x7f-\x9f]")
+# JSON escapes C0 controls but may leave DEL, the C1 range (U+009B is an 8-bit
+# CSI to many terminals) and the bidirectional controls (U+202E) raw: they are
+# escaped too, which decodes the same.
+_JSON_C1 = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 EXTRA_FIELDS = ("ref", "source")
 
 
@@ -66,9 +64,9 @@ def check_field(name: str | None, extra: Iterable[str] = ()) -> None:
 
 
 def safe_text(value: Any) -> str:
-    """Untrusted text made printable on one line: controls become spaces or '?'."""
-    text = "" if value is None else str(value)
-    return _CONTROL.sub(lambda m: " " if m.group() in "\t\n\r" else "?", text)
+    """Untrusted text made printable on one line, reading as it is: C0/C1 controls,
+    DEL and bidirectional controls become '?', line breaks and tabs spaces."""
+    return inert("" if value is None else str(value))
 
 
 def scrub(value: Any, secrets: Iterable[str]) -> Any:

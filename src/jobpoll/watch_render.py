@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, TextIO
 
 from jobpoll.durations import format_duration
+from jobpoll.errors import clip_line
 from jobpoll.model import BAD_ENDINGS, Job, State
 from jobpoll.engine.updates import JobResult, Kind, Stop, Update
 from jobpoll.render import (
@@ -276,7 +277,7 @@ class WatchView:
     # stderr lines --------------------------------------------------------------
     def _line(self, text: str) -> None:
         stream = self._stderr()
-        stream.write(text + "\n")
+        stream.write(clip_line(text) + "\n")
         stream.flush()
 
     def error(self, error: "JobpollError") -> None:

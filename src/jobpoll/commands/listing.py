@@ -42,7 +42,7 @@ def list_command(
     from jobpoll.model import utcnow
     from jobpoll.providers import get_provider, names as provider_names
     from jobpoll.render import EXTRA_FIELDS, JobPrinter, Mode, check_field, choose_mode
-    from jobpoll.errors import UsageError
+    from jobpoll.errors import UsageError, clip_line, inert
 
     app = app_context(ctx)
     check_field(field, extra=EXTRA_FIELDS)
@@ -64,7 +64,7 @@ def list_command(
 
     if not app.quiet:
         for note in result.notes:
-            print(f"jobpoll: note: {note}", file=sys.stderr)
+            print(clip_line(f"jobpoll: note: {inert(note)}"), file=sys.stderr)
     for error in result.errors:
         print(f"jobpoll: error: {error.line()}", file=sys.stderr)
 
