@@ -51,13 +51,18 @@ def read_stdin_refs(stream: TextIO) -> list[str]:
 
 def gather_args(args: Iterable[str], stdin: TextIO | None) -> list[str]:
     """The command line's references, with "-" (or none at all while stdin is not a
-    terminal) replaced by the references read from stdin."""
+    terminal) replaced by the references read from stdin. An explicit "-" that
+    reads nothing is no references at all (`list --state running --json | watch -`
+    when nothing runs); with no "-", nothing anywhere is a usage error: an unset
+    variable in `watch $ID` must not pass for a job that finished."""
     args = list(args)
-    use_stdin = "-" in args or (not args and stdin is not None and not _isatty(stdin))
+    explicit = "-" in args
+    use_stdin = explicit or (not args and stdin is not None and not _isatty(stdin))
     if use_stdin and stdin is not None:
         args = [a for a in args if a != "-"] + read_stdin_refs(stdin)
-    if not args:
-        raise UsageError("no job given: pass PROVIDER:ID arguments, or '-' to read them from stdin")
+    if not args and not explicit:
+        read = " (stdin had none)" if use_stdin else ""
+        raise UsageError(f"no job given{read}: pass PROVIDER:ID arguments, or '-' to read them from stdin")
     return args
 
 
@@ -112,8 +117,6 @@ def resolve_refs(
     config: "Config | None",
     stdin: TextIO | None,
 ) -> list[JobRef]:
-    """Every reference checked before any request; duplicates dropped, order kept."""
-    refs: dict[JobRef, None] = {}
-    for text in gather_args(args, stdin):
-        refs.setdefault(parse_ref(text, provider_opt=provider_opt, config=config))
-    return list(refs)
+    """Every reference checked before any request, in the order given, repeats
+    included (output lines pair with arguments; each job is looked up once)."""
+    return [parse_ref(text, provider_opt=provider_opt, config=config) for text in gather_args(args, stdin)]

@@ -41,7 +41,9 @@ def gather(
 ) -> Gathered:
     """References from `jobs` (or `stdin`), checked; endpoints resolved; keys
     required; last known states read from the history (unless `use_history` is
-    false)."""
+    false). `refs` keeps repeats (output pairs with arguments); `targets` has
+    each job once. No references at all ('-' reading an empty stdin) gives an
+    empty Gathered, for the caller to call nothing to do."""
     from jobpoll.config import require_key, resolve_endpoint
     from jobpoll.errors import JobpollError
     from jobpoll.refs import resolve_refs
@@ -51,6 +53,8 @@ def gather(
 
         provider = get_provider(provider).name
     refs = resolve_refs(jobs or [], provider_opt=provider, config=config, stdin=stdin)
+    if not refs:
+        return Gathered([], [])
     history = None
     if use_history:
         from jobpoll.history import open_history
@@ -59,7 +63,7 @@ def gather(
     known = history.get_many([(r.provider, r.id) for r in refs]) if history else {}
     endpoints = {name: resolve_endpoint(config, name) for name in {r.provider for r in refs}}
     gathered = Gathered(refs, [], history=history)
-    for ref in refs:
+    for ref in dict.fromkeys(refs):  # each job once
         try:
             require_key(endpoints[ref.provider])
         except JobpollError as exc:

@@ -34,13 +34,19 @@ def status_command(
     mode = choose_mode(json_=json_, field=field, raw=raw)
     report = check(jobs, config=app.config(), warn=app.warn, provider=provider, stdin=sys.stdin,
                    verbose=app.verbose)
+    if not report.outcomes and not app.quiet:  # '-' and an empty stdin
+        print("jobpoll: no job references on stdin: nothing to look up", file=sys.stderr)
     printer = JobPrinter(mode, field=field, raw=raw, color=app.color, secrets=report.secrets)
+    said: set[int] = set()  # a job named twice is printed twice, its notes said once
     try:
         for outcome in report.outcomes:
-            for note in outcome.warnings:
+            repeat = id(outcome) in said
+            said.add(id(outcome))
+            for note in () if repeat else outcome.warnings:
                 app.warn(note)
             if outcome.error is not None:
-                print(f"jobpoll: error: {outcome.error.line()}", file=sys.stderr)
+                if not repeat:
+                    print(f"jobpoll: error: {outcome.error.line()}", file=sys.stderr)
             elif outcome.job is not None:
                 printer.emit(outcome.job)
         printer.close()

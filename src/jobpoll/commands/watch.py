@@ -78,6 +78,8 @@ def watch_command(
     )
     plan = plan_watch(jobs, options, config=app.config(), warn=app.warn, provider=provider,
                       stdin=sys.stdin, verbose=app.verbose)
+    if not plan.gathered.refs and not app.quiet:  # '-' and an empty stdin
+        print("jobpoll: no job references on stdin: nothing to watch", file=sys.stderr)
     code, _, _ = run_watch(app, plan, mode=mode, field=field)
     raise typer.Exit(int(code))
 

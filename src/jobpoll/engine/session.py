@@ -41,7 +41,8 @@ class StatusReport:
         if history is None:
             return
         try:
-            history.record([o.job for o in self.outcomes if o.job is not None and o.error is None])
+            once = {id(o): o for o in self.outcomes}.values()  # a job named twice is one outcome
+            history.record([o.job for o in once if o.job is not None and o.error is None])
         finally:
             history.close()
 
