@@ -30,28 +30,34 @@ def command_name(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     """Run jobpoll; map every failure to one line on stderr and an exit code."""
     args = sys.argv[1:] if argv is None else list(argv)
-    if args == ["--version"]:
-        from jobpoll import __version__
+    from jobpoll.stdio import OutputError, guard_streams
 
-        print(f"jobpoll {__version__}")
-        sys.exit(0)
+    guard_streams()
+    try:
+        if args == ["--version"]:
+            from jobpoll import __version__
 
-    try:
-        _interrupt_on_signals()
-        code = _run(args)
-    except KeyboardInterrupt:  # a signal while an error was being reported
-        code = 130
-    _ignore_signals()  # the verdict is in: a late signal must not turn it into a traceback
-    try:
+            print(f"jobpoll {__version__}")
+            code = 0
+        else:
+            try:
+                _interrupt_on_signals()
+                code = _run(args)
+            except KeyboardInterrupt:  # a signal while an error was being reported
+                code = 130
+            _ignore_signals()  # the verdict is in: a late signal must not turn it into a traceback
         sys.stdout.flush()
     except BrokenPipeError:
         code = _quiet_broken_pipe()
+    except OutputError as exc:
+        code = _output_failed(exc)
     sys.exit(code)
 
 
 def _run(args: list[str]) -> int:
     """The command's exit code, every failure mapped to one line on stderr."""
     from jobpoll.errors import JobpollError
+    from jobpoll.stdio import OutputError
 
     try:
         from jobpoll.app import COMMANDS, build_app
@@ -63,6 +69,8 @@ def _run(args: list[str]) -> int:
         if code == 130 and _signalled:  # Typer turned the KeyboardInterrupt into exit 130
             print("jobpoll: interrupted", file=sys.stderr)
         return code
+    except OutputError as exc:
+        return _output_failed(exc)
     except JobpollError as exc:
         print(f"jobpoll: error: {exc.line()}", file=sys.stderr)
         return int(exc.exit_code)
@@ -157,6 +165,22 @@ def _help_hint(exc: Exception) -> str:
     ctx = getattr(exc, "ctx", None)
     path = getattr(ctx, "command_path", None)
     return f" (see '{path} --help')" if path else ""
+
+
+_output_said = False
+
+
+def _output_failed(exc: Exception) -> int:
+    """Results could not be written to stdout: said once, exit 74; what is still
+    buffered for stdout is dropped, so the interpreter's exit does not fail again."""
+    global _output_said
+    from jobpoll.stdio import silence_stdout
+
+    if not _output_said:
+        _output_said = True
+        print(f"jobpoll: error: {exc.line()}", file=sys.stderr)  # type: ignore[attr-defined]
+    silence_stdout()
+    return 74
 
 
 def _quiet_broken_pipe() -> int:

@@ -14,12 +14,14 @@ class ExitCode(IntEnum):
     NOT_FOUND = 4  # the provider does not know the job
     UNFINISHED = 5  # watch --timeout passed / status --exit-status with a job not finished
     UNAVAILABLE = 6  # network, 5xx, unreadable answers after retries
+    OUTPUT = 74  # stdout could not take the results (closed, disk full): sysexits' EX_IOERR
     INTERRUPTED = 130  # Ctrl-C / SIGTERM
 
 
 # Several jobs, several outcomes: the first of these that occurs wins.
 _PRECEDENCE = [
     ExitCode.INTERRUPTED,
+    ExitCode.OUTPUT,
     ExitCode.USAGE,
     ExitCode.AUTH,
     ExitCode.UNAVAILABLE,
