@@ -358,7 +358,7 @@ def test_on_its_defaults_a_pictory_job_is_reported_soon_after_it_ends(sim, env):
 # ---- interruption ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_a_signal_prints_last_known_states_and_exits_130(sim, env, sig):
     job_id = sim.add_job("muvi", queued=0, running=600, progress="linear")
     proc = subprocess.Popen(

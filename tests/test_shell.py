@@ -94,7 +94,7 @@ def _start(args, env, **kw):
                             stdin=subprocess.DEVNULL, **kw)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
 def test_a_signal_during_a_plain_watch_prints_last_states_and_keeps_the_history(sim, env, sig):
     running = [f"pictory:{sim.add_job('pictory', queued=0, running=600)}" for _ in range(3)]
     done = f"pictory:{sim.add_job('pictory', queued=0, running=0)}"
@@ -119,13 +119,14 @@ def test_a_signal_during_a_plain_watch_prints_last_states_and_keeps_the_history(
     assert [states[r] for r in running] == ["running"] * 3 and states[done] == "done"
 
 
-def test_sigterm_during_a_watch_on_a_terminal_ends_with_the_summary_table(sim, env):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_during_a_watch_on_a_terminal_ends_with_the_summary_table(sim, env, sig):
     refs = [f"muvi:{sim.add_job('muvi', queued=0, running=600, progress='linear')}",
             f"pictory:{sim.add_job('pictory', queued=0, running=600)}"]
     with PtyRun(["watch", *FAST, *refs], env, rows=40, cols=160) as run:
         run.wait_for(b"running", timeout=20)
         time.sleep(0.5)
-        run.send_signal(signal.SIGTERM)
+        run.send_signal(sig)
         code, screen, _ = run.finish(timeout=20)
     text = screen.decode("utf-8", "replace")
     assert code == 130, text[-2000:]
@@ -158,3 +159,57 @@ def test_a_signal_during_a_status_that_waits_out_a_429_ends_like_ctrl_c(sim, env
     assert proc.returncode == 130, (proc.returncode, err)
     assert err == "jobpoll: interrupted\n" and out == ""
     assert took < 3, took
+
+
+def test_a_terminal_that_hangs_up_during_a_watch_still_gets_the_history_written(sim, env):
+    """An SSH session drops: the terminal is gone (writes fail with EIO), then
+    SIGHUP arrives. The jobs seen done are recorded done; exit 130, not a death
+    by signal."""
+    import os
+    import pty
+
+    done = f"reelbot:{sim.add_job('reelbot', queued=0, running=0.3)}"
+    running = f"reelbot:{sim.add_job('reelbot', queued=0, running=600)}"
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "jobpoll", "watch", "--json", *FAST, done, running],
+                            env={**env, "TERM": "xterm-256color"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    try:
+        while True:  # until the first job is reported done
+            line = proc.stdout.readline()
+            assert line, "watch ended early"
+            if json.loads(line)["state"] == "done":
+                break
+        os.close(master)  # the terminal is gone...
+        master = None
+        proc.send_signal(signal.SIGHUP)  # ...and the hang-up arrives
+        proc.communicate(timeout=20)
+    finally:
+        if master is not None:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    listed = subprocess.run([sys.executable, "-m", "jobpoll", "list", "--json", "-p", "reelbot"],
+                            env=env, capture_output=True, text=True, timeout=30)
+    states = {f"{j['provider']}:{j['id']}": j["state"] for j in map(json.loads, listed.stdout.splitlines())}
+    assert states == {done: "done", running: "running"}
+
+
+def test_ctrl_c_during_a_status_of_many_jobs_prints_one_line_and_no_thread_traceback(sim, env):
+    """Workers mid-answer when Ctrl-C closes their connections must not print
+    'Exception in thread ...'. The race is narrow: a few rounds."""
+    for _ in range(6):
+        ids = sim.add_jobs([{"provider": "muvi", "queued": 0, "running": 600,
+                             "faults": [{"kind": "slow", "delay": 0.05, "times": -1}]} for _ in range(300)])
+        since = time.time()
+        proc = _start(["status", *[f"muvi:{i}" for i in ids]], env, stdout=subprocess.PIPE,
+                      stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while len(sim.requests(path="/v1/jobs/", since=since)) < 40 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert err == "jobpoll: interrupted\n", err[-2000:]

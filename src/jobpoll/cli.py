@@ -33,12 +33,12 @@ def main(argv: list[str] | None = None) -> None:
     from jobpoll.stdio import OutputError, guard_streams
 
     guard_streams()
+    code = 0
     try:
         if args == ["--version"]:
             from jobpoll import __version__
 
             print(f"jobpoll {__version__}")
-            code = 0
         else:
             try:
                 _interrupt_on_signals()
@@ -48,9 +48,11 @@ def main(argv: list[str] | None = None) -> None:
             _ignore_signals()  # the verdict is in: a late signal must not turn it into a traceback
         sys.stdout.flush()
     except BrokenPipeError:
-        code = _quiet_broken_pipe()
+        code = _quiet_broken_pipe() if code != 130 else 130
     except OutputError as exc:
-        code = _output_failed(exc)
+        failed = _output_failed(exc)
+        code = 130 if code == 130 else failed  # a hang-up took the terminal: interrupted still
+    _settle_stderr()
     sys.exit(code)
 
 
@@ -67,15 +69,18 @@ def _run(args: list[str]) -> int:
         result = app(args=args, prog_name="jobpoll", standalone_mode=False)
         code = result if isinstance(result, int) else 0
         if code == 130 and _signalled:  # Typer turned the KeyboardInterrupt into exit 130
-            print("jobpoll: interrupted", file=sys.stderr)
+            _say("jobpoll: interrupted")
         return code
     except OutputError as exc:
+        if _signalled:  # a hang-up took the terminal: the interruption is the story
+            _output_failed(exc)
+            return 130
         return _output_failed(exc)
     except JobpollError as exc:
-        print(f"jobpoll: error: {exc.line()}", file=sys.stderr)
+        _say(f"jobpoll: error: {exc.line()}")
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        print("jobpoll: interrupted", file=sys.stderr)
+        _say("jobpoll: interrupted")
         return 130
     except BrokenPipeError:
         return _quiet_broken_pipe()
@@ -94,17 +99,34 @@ _signalled = False
 def _interrupt(signum: int, frame: Any) -> None:
     global _signalled
     _signalled = True
+    _hush_threads()
     raise KeyboardInterrupt
 
 
-def _interrupt_on_signals() -> None:
-    """SIGTERM (how CI systems and `timeout` cancel) ends any command as Ctrl-C
-    does: a KeyboardInterrupt, which the commands clean up after (a config temp
-    file removed, a history transaction rolled back) and main reports in one line,
-    exit 130. `watch` replaces these with its engine's own while it polls."""
+def _hush_threads() -> None:
+    """The command is ending: a worker thread whose connection is closed under it
+    (status's lookups) must not print a traceback on its way out."""
+    import threading
+
+    threading.excepthook = lambda args: None
+
+
+def _ending_signals() -> tuple:
+    """SIGINT (Ctrl-C), SIGTERM (CI systems and `timeout` cancelling) and SIGHUP
+    (a closed terminal, a dropped SSH session) all end a command the same way."""
     import signal
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    return tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _interrupt_on_signals() -> None:
+    """SIGTERM and SIGHUP end any command as Ctrl-C does: a KeyboardInterrupt,
+    which the commands clean up after (a config temp file removed, a history
+    transaction rolled back) and main reports in one line, exit 130. `watch`
+    replaces these with its engine's own while it polls."""
+    import signal
+
+    for sig in _ending_signals():
         try:
             signal.signal(sig, _interrupt)
         except (ValueError, OSError):  # not the main thread
@@ -114,7 +136,7 @@ def _interrupt_on_signals() -> None:
 def _ignore_signals() -> None:
     import signal
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in _ending_signals():
         try:
             signal.signal(sig, signal.SIG_IGN)
         except (ValueError, OSError):  # not the main thread
@@ -124,13 +146,13 @@ def _ignore_signals() -> None:
 def _typer_error(exc: Exception) -> int:
     kind = type(exc).__name__
     if kind == "Abort":  # Ctrl-C at a prompt
-        print("jobpoll: interrupted", file=sys.stderr)
+        _say("jobpoll: interrupted")
         return 130
     if kind == "NoArgsIsHelpError":  # bare `jobpoll` or `jobpoll config`
-        print(exc.format_message(), file=sys.stderr)  # type: ignore[attr-defined]
+        _say(exc.format_message())  # type: ignore[attr-defined]
         return 2
     if kind == "NoSuchOption" and getattr(exc, "option_name", None) in _GLOBALS:
-        print(f"jobpoll: error: {_misplaced_global(exc)}", file=sys.stderr)
+        _say(f"jobpoll: error: {_misplaced_global(exc)}")
         return 2
     if hasattr(exc, "exit_code") and hasattr(exc, "format_message"):
         _error_line(f"{exc.format_message()}{_help_hint(exc)}")
@@ -147,7 +169,7 @@ def _error_line(text: str) -> None:
     was typed, and that may be long or carry escapes."""
     from jobpoll.errors import clip_line, inert
 
-    print(clip_line(f"jobpoll: error: {inert(text)}"), file=sys.stderr)
+    _say(clip_line(f"jobpoll: error: {inert(text)}"))
 
 
 def _misplaced_global(exc: Exception) -> str:
@@ -167,6 +189,29 @@ def _help_hint(exc: Exception) -> str:
     return f" (see '{path} --help')" if path else ""
 
 
+def _say(line: str) -> None:
+    """A line on stderr; a terminal that hung up (EIO) cannot take it, and that
+    must not become a traceback of its own."""
+    try:
+        print(line, file=sys.stderr)
+    except OSError:
+        pass
+
+
+def _settle_stderr() -> None:
+    """Flush stderr now; if it cannot take what is left (a terminal that hung up),
+    drop that, so the interpreter's exit does not fail on it and change the code."""
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except OSError:
+            pass
+
+
 _output_said = False
 
 
@@ -178,7 +223,7 @@ def _output_failed(exc: Exception) -> int:
 
     if not _output_said:
         _output_said = True
-        print(f"jobpoll: error: {exc.line()}", file=sys.stderr)  # type: ignore[attr-defined]
+        _say(f"jobpoll: error: {exc.line()}")  # type: ignore[attr-defined]
     silence_stdout()
     return 74
 

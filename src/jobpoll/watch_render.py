@@ -19,10 +19,10 @@ import asyncio
 import sys
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, TextIO
+from typing import Callable, TextIO
 
 from jobpoll.durations import format_duration
-from jobpoll.errors import clip_line
+from jobpoll.errors import JobpollError, clip_line
 from jobpoll.model import BAD_ENDINGS, Job, State
 from jobpoll.engine.updates import JobResult, Kind, Stop, Update
 from jobpoll.render import (
@@ -39,9 +39,6 @@ from jobpoll.render import (
     safe_text,
     summary_text,
 )
-
-if TYPE_CHECKING:
-    from jobpoll.errors import JobpollError
 
 Say = Callable[[str], None]
 
@@ -344,7 +341,10 @@ class WatchView:
             self.sink.flush()
         if self.live is not None and self._live_running:
             self._live_running = False
-            self.live.stop()
+            try:
+                self.live.stop()
+            except (OSError, JobpollError):  # the terminal hung up (EIO): nothing to take down
+                pass
 
 
 def heartbeat_text(update: Update) -> str:

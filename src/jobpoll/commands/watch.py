@@ -98,6 +98,7 @@ def run_watch(
     import asyncio
 
     from jobpoll.engine.updates import Stop
+    from jobpoll.errors import JobpollError
     from jobpoll.exits import ExitCode, combine
     from jobpoll.watch_render import make_view
 
@@ -119,10 +120,15 @@ def run_watch(
 
     view.start([t.ref.ref for t in targets])
     try:
-        stop, results = asyncio.run(plan.run(handle, signals=True))
+        stop, results = asyncio.run(plan.run(handle, signals=True))  # the history is written first
     finally:
         view.close()
-    view.finish(results, stop)
+    try:
+        view.finish(results, stop)
+    except (OSError, JobpollError):
+        if stop is not Stop.INTERRUPTED:
+            raise
+        # SIGHUP: the terminal may be gone; the last states were shown where possible.
     codes.extend(c for c in (r.exit_code(stop) for r in results) if c is not None)
     if stop is Stop.INTERRUPTED:
         codes.append(ExitCode.INTERRUPTED)

@@ -150,13 +150,14 @@ def plan_watch(
 
 
 def _install_signals(stop: Callable[[], None]) -> list[int]:
-    """Ctrl-C and SIGTERM stop the engine, which then reports the last known states."""
+    """Ctrl-C, SIGTERM and SIGHUP (a closed terminal, a dropped SSH session) stop
+    the engine, which then records and reports the last known states."""
     import asyncio
     import signal
 
     loop = asyncio.get_running_loop()
     installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             loop.add_signal_handler(sig, stop)
             installed.append(sig)
