@@ -107,7 +107,7 @@ class _Sink:
 
 
 class _Row:
-    __slots__ = ("ref", "job", "note", "note_bad", "note_until", "started", "ended", "error")
+    __slots__ = ("ref", "job", "note", "note_bad", "note_until", "started", "ended", "error", "last_progress")
 
     def __init__(self, ref: str, started: float):
         self.ref = ref
@@ -118,6 +118,7 @@ class _Row:
         self.started = started
         self.ended: float | None = None
         self.error: "JobpollError | None" = None
+        self.last_progress: float | None = None  # shown for a job that failed saying none
 
 
 class _Board:
@@ -164,6 +165,8 @@ class _Board:
             else:
                 state_text = Text(state.value, style=STATE_STYLE.get(state, ""))
             progress = job.progress if job else None
+            if progress is None and state in BAD_ENDINGS:
+                progress = row.last_progress  # how far it got, not a drop to nothing
             if state is State.DONE:
                 bar = ProgressBar(total=100, completed=100, width=24)
             elif progress is not None:
@@ -181,7 +184,7 @@ class _Board:
             else:
                 message = Text(summary_text(job) if job else "", style="red" if job and job.error else "")
             table.add_row(Text(safe_text(row.ref)), state_text, bar,
-                          Text(progress_text(job) if job else ""),
+                          Text("" if progress is None else f"{progress:.0f}%"),
                           Text(format_duration(elapsed)), message)
         yield table
         yield Text(self._footer(now), style="dim")
@@ -232,6 +235,8 @@ class _Live:
             return
         if update.job is not None:
             row.job = update.job
+            if update.job.progress is not None:
+                row.last_progress = update.job.progress
         if update.kind in (Kind.SEEN, Kind.CHANGED):
             row.note = ""
         elif update.kind is Kind.FINAL:

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jobpoll.errors import JobpollError, NotFoundError, UsageError
-from jobpoll.model import Job, JobError, Output, State, iso_utc, normalize_time
+from jobpoll.model import BAD_ENDINGS, Job, JobError, Output, State, iso_utc, normalize_time
 from jobpoll.providers._payload import (
     add_output,
     as_code,
@@ -181,12 +181,15 @@ class Muvi(Provider):
         word = status_word(self.name, data)
         state = map_state(word, STATES)
         outputs, url = self._outputs(data) if with_outputs else ([], None)
+        progress = 100.0 if state is State.DONE else as_progress(data.get("progress"))
+        if state in BAD_ENDINGS and progress == 0:
+            progress = None  # Muvi answers 0 for any failed job: not how far it got
         return Job(
             provider=self.name,
             id=job_id,
             state=state,
             status=word,
-            progress=100.0 if state is State.DONE else as_progress(data.get("progress")),
+            progress=progress,
             message=as_text(data.get("message")),
             url=url,
             outputs=tuple(outputs),
