@@ -162,52 +162,108 @@ def make_console(stream: TextIO, *, color: bool):
     return Console(file=stream, no_color=not color, highlight=False, soft_wrap=False)
 
 
+def shorten_ref(ref: str, width: int) -> str:
+    """A job reference in at most `width` characters. The jobs of one provider
+    share the start of their IDs (muvi:job_…), so the provider and the end of the
+    ID stay and the middle gives way: `muvi:…c1e7b3d`."""
+    if len(ref) <= width:
+        return ref
+    provider, _, job_id = ref.rpartition(":") if ":" in ref else ("", "", ref)
+    room = width - 1  # the ellipsis
+    if provider and room - len(provider) - 1 >= 4:
+        return f"{provider}:…{job_id[-(room - len(provider) - 1):]}"
+    return "…" + ref[-room:] if room > 0 else ref[:width]
+
+
+def created_text(job: Job, extra: dict[str, Any] | None) -> str:
+    """When a job was created, to the minute; for a job whose provider gives no
+    such time (Pictory, Reelbot), when jobpoll first saw it, marked '~'."""
+    if job.created_at:
+        return job.created_at[:16].replace("T", " ")
+    seen = (extra or {}).get("first_seen")
+    return f"~{seen[:16].replace('T', ' ')}" if seen else ""
+
+
+# When the terminal is too narrow, in this order: SOURCE goes, job references
+# keep only the end of their IDs (what tells one job from another), CREATED and
+# then PROGRESS go, and references shrink further. The state always stays whole:
+# a narrow terminal drops columns, not meaning.
+# Each step is taken while the last column would be narrower than its number.
+_NARROWING = (("SOURCE", 20), ("ID_TAIL", 10), ("CREATED", 10), ("PROGRESS", 10), ("JOB_MIN", 10))
+ID_TAIL = 13  # characters of the ID kept at the second step
+MIN_JOB = 14
+
+
 def jobs_table(rows: list[tuple[Job, dict[str, Any] | None]], *, width: int, overview: bool = True):
-    """A rich Table of jobs `width` columns wide; every cell a Text, so provider text
-    is never parsed as markup. The overview (a listing) is one line per job with
-    URLs cut short (`--field url` has them whole); otherwise the last column holds
-    errors and messages, folded, and print_jobs prints the URLs whole after it.
-    Widths are computed here, not by rich, which drops whole columns when a
-    no-wrap cell is wider than the terminal."""
+    """A rich Table of jobs at most `width` columns wide; every cell a Text, so
+    provider text is never parsed as markup. JOB and STATE come first and stay
+    readable: where the width runs out, SOURCE, CREATED and PROGRESS are dropped,
+    then job references lose the middle of their IDs. The last column holds
+    errors and messages: one line per job in an overview (a listing), folded
+    otherwise; URLs are printed whole after the table (print_jobs). Widths are
+    computed here, not by rich, which squeezes a no-wrap cell to 'fail…'."""
     from rich.table import Table
     from rich.text import Text
 
     with_source = any(extra and "source" in extra for _, extra in rows)
+    refs = [safe_text(job.ref) for job, _ in rows]
     columns: list[tuple[str, list[Text], str]] = [
-        ("JOB", [Text(safe_text(job.ref)) for job, _ in rows], "left"),
+        ("JOB", [Text(ref) for ref in refs], "left"),
         ("STATE", [Text(job.state.value, style=STATE_STYLE.get(job.state, "")) for job, _ in rows], "left"),
         ("PROGRESS", [Text(progress_text(job)) for job, _ in rows], "right"),
     ]
     if overview:
-        columns.append(("CREATED", [Text((job.created_at or "")[:16].replace("T", " ")) for job, _ in rows], "left"))
+        columns.append(("CREATED", [Text(created_text(job, extra)) for job, extra in rows], "left"))
     if with_source:
         columns.append(("SOURCE", [Text(str((extra or {}).get("source", ""))) for _, extra in rows], "left"))
-    last_header = "URL / ERROR / MESSAGE" if overview else "ERROR / MESSAGE"
-    last = [Text(summary_text(job) if overview or job.error or not job.url else safe_text(job.message or ""),
+    last = [Text(summary_text(job) if job.error or not job.url else safe_text(job.message or ""),
                  style="red" if job.error else "") for job, _ in rows]
 
-    widths = [max([len(header), *(cell.cell_len for cell in cells)]) for header, cells, _ in columns]
-    spare = width - sum(widths) - 2 * len(columns)  # one space either side of each gap
-    if spare < 20:  # long job references give way first, down to 16 characters
-        widths[0] = max(16, widths[0] - (20 - spare))
-        spare = width - sum(widths) - 2 * len(columns)
+    def natural(header: str, cells: list[Text]) -> int:
+        return max([len(header), *(cell.cell_len for cell in cells)])
+
+    def spare() -> int:  # what is left for the last column, two spaces between columns
+        return width - sum(natural(h, c) for h, c, _ in columns) - 2 * len(columns)
+
+    def shrink_refs(limit: int, need: int) -> None:
+        current = natural(*columns[0][:2])
+        job_width = min(current, max(MIN_JOB, current - (need - spare()), limit))
+        columns[0] = ("JOB", [Text(shorten_ref(ref, job_width)) for ref in refs], "left")
+
+    for step, need in _NARROWING:
+        if spare() >= need:
+            continue
+        if step == "ID_TAIL":  # the provider, an ellipsis and the end of the ID
+            shrink_refs(max(len(ref.split(":", 1)[0]) + 2 + ID_TAIL for ref in refs), need)
+        elif step == "JOB_MIN":
+            shrink_refs(MIN_JOB, need)
+        else:
+            columns = [column for column in columns if column[0] != step]
+
+    if spare() < 10:  # a very narrow terminal: the state stays whole, the reference gives
+        job_width = max(6, natural(*columns[0][:2]) - (10 - spare()))
+        columns[0] = ("JOB", [Text(shorten_ref(ref, job_width)) for ref in refs], "left")
 
     table = Table(header_style="bold", box=None, pad_edge=False)
-    for (header, _, justify), column_width in zip(columns, widths):
-        table.add_column(header, width=column_width, no_wrap=True, overflow="ellipsis", justify=justify)
-    table.add_column(last_header, width=max(10, spare), no_wrap=overview,
-                     overflow="ellipsis" if overview else "fold")
+    for header, cells, justify in columns:
+        table.add_column(header, width=natural(header, cells), no_wrap=True, justify=justify)
+    last_width = max(10, spare())
+    table.add_column("ERROR / MESSAGE" if last_width >= 15 else "MESSAGE", width=last_width,
+                     no_wrap=overview, overflow="ellipsis" if overview else "fold")
     for i in range(len(rows)):
         table.add_row(*(cells[i] for _, cells, _ in columns), last[i])
     return table
 
 
-def print_jobs(console: Any, rows: list[tuple[Job, dict[str, Any] | None]]) -> None:
-    """The jobs table, then each output URL whole on a line of its own: a URL folded
-    inside a table cell cannot be copied or clicked."""
+def print_jobs(console: Any, rows: list[tuple[Job, dict[str, Any] | None]], *, overview: bool = False) -> None:
+    """The jobs table, then each output URL whole on a line of its own: a URL cut
+    or folded inside a table cell cannot be copied or clicked."""
     from rich.text import Text
 
-    console.print(jobs_table(rows, width=console.width, overview=False))
+    console.print(jobs_table(rows, width=console.width, overview=overview))
+    if any(created_text(job, extra).startswith("~") for job, extra in rows):
+        console.print(Text("~ when jobpoll first saw the job: its provider gives no creation time",
+                           style="dim"), soft_wrap=True)
     with_url = [job for job, _ in rows if job.url and not job.error]
     if with_url:
         console.print()
@@ -223,15 +279,17 @@ class JobPrinter:
                  secrets: Iterable[str] = (), color: bool = True, stream: TextIO | None = None,
                  overview: bool = False):
         self.mode, self.field, self.raw = mode, field, raw
-        self.overview = overview  # a listing: one line per job, URLs cut
+        self.overview = overview  # a listing: one line per job, with CREATED
         self.secrets = list(secrets)
         self.color = color
         self.stream = stream or sys.stdout
         self._rows: list[tuple[Job, dict[str, Any] | None]] = []
 
-    def emit(self, job: Job, extra: dict[str, Any] | None = None) -> None:
+    def emit(self, job: Job, extra: dict[str, Any] | None = None, *, first_seen: str | None = None) -> None:
+        """Print (or, for a table, keep) one job. `first_seen`: when jobpoll first
+        saw a job whose provider gives no creation time, for the table's CREATED."""
         if self.mode is Mode.TABLE:
-            self._rows.append((job, extra))
+            self._rows.append((job, {**(extra or {}), "first_seen": first_seen} if first_seen else extra))
             return
         if self.mode is Mode.PLAIN:
             line = plain_line(job, extra)
@@ -245,8 +303,5 @@ class JobPrinter:
     def close(self) -> None:
         if self.mode is Mode.TABLE and self._rows:
             console = make_console(self.stream, color=self.color)
-            if self.overview:
-                console.print(jobs_table(self._rows, width=console.width))
-            else:
-                print_jobs(console, self._rows)
+            print_jobs(console, self._rows, overview=self.overview)
         self.stream.flush()

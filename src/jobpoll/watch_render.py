@@ -37,6 +37,7 @@ from jobpoll.render import (
     print_jobs,
     progress_text,
     safe_text,
+    shorten_ref,
     summary_text,
 )
 
@@ -62,7 +63,10 @@ class _Sink:
     def __init__(self, mode: Mode, stream: TextIO, field: str | None):
         self.mode, self.stream, self.field = mode, stream, field
         self._flush_due = False
-        self._failed: OSError | None = None  # a flush from the event loop that failed
+        self._failed: Exception | None = None  # a flush from the event loop that failed
+        # Set when the live display shares stdout's terminal: lines are printed
+        # through it, above the live rows and whole, not under its redraws.
+        self.print_line: Callable[[str], None] | None = None
 
     def update(self, update: Update) -> None:
         if self._failed is not None:  # e.g. `| head` has gone: end as a write would
@@ -77,6 +81,9 @@ class _Sink:
         elif self.mode is Mode.FIELD and update.kind is Kind.FINAL:
             line = field_value(job_record(job), self.field or "")
         else:
+            return
+        if self.print_line is not None:
+            self.print_line(line)
             return
         self.stream.write(line + "\n")
         self._flush_soon()
@@ -95,8 +102,8 @@ class _Sink:
     def _flush_later(self) -> None:
         try:
             self.flush()
-        except OSError as exc:  # raised here it would only be logged by the event loop
-            self._failed = exc
+        except (OSError, JobpollError) as exc:  # raised here it would only be logged by the event loop
+            self._failed = exc  # (a full disk comes as stdio's OutputError)
 
     def flush(self) -> None:
         self._flush_due = False
@@ -136,24 +143,17 @@ class _Board:
 
         now = time.monotonic()
         wall = time.time()
-        height = options.height or console.height or 24
-        room = max(3, height - 4)
-        rows = list(self.rows.values())
-        if len(rows) > room:
-            # Unfinished first (that is what is being waited for), then the rest.
-            unfinished = [r for r in rows if r.ended is None][:room]
-            rows = unfinished + [r for r in rows if r.ended is not None][: room - len(unfinished)]
+        rows, hidden, hidden_unfinished = self._visible(options.height or console.height or 24)
+        layout = live_layout(options.max_width, [r.ref for r in rows])
         table = Table.grid(padding=(0, 1))
-        # Fixed widths for the short columns: left to rich, a long job reference
-        # squeezed the state to "runni…". The reference gives way, the message fills.
-        longest = max((len(r.ref) for r in rows), default=3)
-        fixed = 9 + 24 + 4 + 7 + 5  # state, bar, percent, elapsed, the gaps
-        table.add_column(no_wrap=True, overflow="ellipsis",
-                         width=max(16, min(longest, options.max_width - fixed - 20)))  # job
-        table.add_column(no_wrap=True, width=9)  # state
-        table.add_column(width=24, no_wrap=True)  # bar
-        table.add_column(justify="right", width=4, no_wrap=True)  # percent
-        table.add_column(justify="right", width=7, no_wrap=True)  # elapsed
+        table.add_column(no_wrap=True, width=layout.job)  # job: shortened by shorten_ref, never by rich
+        table.add_column(no_wrap=True, width=STATE_WIDTH)  # state, always whole
+        if layout.bar:
+            table.add_column(width=layout.bar, no_wrap=True)
+        if layout.percent:
+            table.add_column(justify="right", width=4, no_wrap=True)
+        if layout.elapsed:
+            table.add_column(justify="right", width=6, no_wrap=True)
         table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)  # message
         for row in rows:
             job = row.job
@@ -167,27 +167,49 @@ class _Board:
             progress = job.progress if job else None
             if progress is None and state in BAD_ENDINGS:
                 progress = row.last_progress  # how far it got, not a drop to nothing
-            if state is State.DONE:
-                bar = ProgressBar(total=100, completed=100, width=24)
-            elif progress is not None:
-                bar = ProgressBar(total=100, completed=progress, width=24,
-                                  complete_style="red" if state in BAD_ENDINGS else "bar.complete")
-            elif row.ended is not None:
-                bar = ProgressBar(total=100, completed=0, width=24)
-            else:
-                bar = ProgressBar(total=None, width=24, animation_time=now)  # indeterminate
-            elapsed = (row.ended or now) - row.started
+            cells = [Text(shorten_ref(safe_text(row.ref), layout.job)), state_text]
+            if layout.bar:
+                if state is State.DONE:
+                    bar = ProgressBar(total=100, completed=100, width=layout.bar)
+                elif progress is not None:
+                    bar = ProgressBar(total=100, completed=progress, width=layout.bar,
+                                      complete_style="red" if state in BAD_ENDINGS else "bar.complete")
+                elif row.ended is not None:
+                    bar = ProgressBar(total=100, completed=0, width=layout.bar)
+                else:
+                    bar = ProgressBar(total=None, width=layout.bar, animation_time=now)  # indeterminate
+                cells.append(bar)
+            if layout.percent:
+                cells.append(Text("" if progress is None else f"{progress:.0f}%"))
+            if layout.elapsed:
+                cells.append(Text(format_duration((row.ended or now) - row.started)))
             if row.error is not None:
                 message = Text(safe_text(row.error.message), style="red")
             elif row.note and (row.note_until is None or wall < row.note_until):
                 message = Text(row.note, style="yellow" if row.note_bad else "dim")
             else:
                 message = Text(summary_text(job) if job else "", style="red" if job and job.error else "")
-            table.add_row(Text(safe_text(row.ref)), state_text, bar,
-                          Text("" if progress is None else f"{progress:.0f}%"),
-                          Text(format_duration(elapsed)), message)
+            table.add_row(*cells, message)
         yield table
-        yield Text(self._footer(now), style="dim")
+        if hidden:
+            more = f"+{hidden} more" + (f" ({hidden_unfinished} unfinished)" if hidden_unfinished else "")
+            yield Text(more + ": the summary at the end lists every job", style="dim", overflow="ellipsis",
+                       no_wrap=True)
+        yield Text(self._footer(now), style="dim", overflow="ellipsis", no_wrap=True)
+
+    def _visible(self, height: int) -> "tuple[list[_Row], int, int]":
+        """The rows that fit `height` lines with the footer (and, when some do not
+        fit, a '+N more' line): unfinished first, as that is what is waited for.
+        Returns (rows, how many are hidden, how many of those are unfinished)."""
+        rows = list(self.rows.values())
+        room = max(1, height - 2)  # the footer, and the line the cursor rests on
+        if len(rows) <= room:
+            return rows, 0, 0
+        room = max(1, room - 1)  # the "+N more" line
+        unfinished = [r for r in rows if r.ended is None]
+        shown = unfinished[:room]
+        shown += [r for r in rows if r.ended is not None][: room - len(shown)]
+        return shown, len(rows) - len(shown), len(unfinished) - min(len(unfinished), room)
 
     def _footer(self, now: float) -> str:
         counts: dict[str, int] = {}
@@ -201,6 +223,43 @@ class _Board:
         return " · ".join(parts) + f" · {format_duration(now - self.started)} elapsed"
 
 
+STATE_WIDTH = 9  # "cancelled", the longest state word
+
+
+class LiveLayout:
+    __slots__ = ("job", "bar", "percent", "elapsed")
+
+    def __init__(self, job: int, bar: int, percent: bool, elapsed: bool):
+        self.job, self.bar, self.percent, self.elapsed = job, bar, percent, elapsed
+
+
+def live_layout(width: int, refs: list[str], *, message: int = 16) -> LiveLayout:
+    """Column widths of the live rows for a terminal `width` wide. Each row keeps
+    its state whole and enough of its reference to tell it from the others (the
+    provider and the end of the ID); where the width runs out, in this order: the
+    reference keeps only the end of its ID, the bar narrows, elapsed time goes,
+    the bar goes, the reference shrinks further, the percentage goes."""
+    longest = max((len(r) for r in refs), default=3)
+    tail = max((len(r.split(":", 1)[0]) + 2 + 13 for r in refs), default=16)  # provider:…13 chars
+    layout = LiveLayout(job=longest, bar=24, percent=True, elapsed=True)
+
+    def spare() -> int:
+        used = layout.job + STATE_WIDTH + layout.bar + 4 * layout.percent + 6 * layout.elapsed
+        columns = 3 + bool(layout.bar) + layout.percent + layout.elapsed
+        return width - used - (columns - 1)  # one space between columns
+
+    # (what changes, to what, while the message column has less than this)
+    steps = (("job", min(longest, tail), message), ("bar", 12, message), ("elapsed", False, message),
+             ("bar", 0, message), ("job", 14, 10), ("percent", False, 10), ("job", 6, 10))
+    for name, value, need in steps:
+        if spare() >= need:
+            continue
+        if name == "job":
+            value = min(layout.job, max(value, layout.job - (need - spare())))
+        setattr(layout, name, value)
+    return layout
+
+
 class _Live:
     """A rich Live display of the board on a terminal stream."""
 
@@ -208,6 +267,7 @@ class _Live:
         from rich.live import Live
 
         self.console = make_console(stream, color=color)
+        self.summary_console = None  # where the summary table goes, if not the live console
         self.started = time.monotonic()
         self.rows: dict[str, _Row] = {}
         self.board = _Board(self.rows, self.started)
@@ -250,10 +310,17 @@ class _Live:
     def stop(self) -> None:
         self._live.stop()
 
+    def print_line(self, line: str) -> None:
+        """A result line on the live display's terminal: printed above the live
+        rows, whole (the terminal wraps it, rich does not cut it)."""
+        from rich.text import Text
+
+        self.console.print(Text(line), soft_wrap=True)
+
     def summary(self, results: list[JobResult]) -> None:
         rows = [(r.job, None) for r in results if r.job is not None]
         if rows:
-            print_jobs(self.console, rows)
+            print_jobs(self.summary_console or self.console, rows)
 
 
 def _clock_time(epoch: float) -> str:
@@ -367,6 +434,18 @@ def _last_known(result: JobResult) -> str:
     return plain_line(result.job).replace("\t", " ")
 
 
+def same_terminal(one: TextIO, other: TextIO) -> bool:
+    """Whether both streams are the same terminal device."""
+    import os
+
+    if not (is_terminal(one) and is_terminal(other)):
+        return False
+    try:
+        return os.fstat(one.fileno()).st_rdev == os.fstat(other.fileno()).st_rdev
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def make_view(
     mode: Mode,
     *,
@@ -392,6 +471,12 @@ def make_view(
     if live is not False:
         if mode is Mode.TABLE:
             live_view = _Live(out, color=color, redirect_stderr=err_is_tty)
+        elif sink is not None and not quiet and err_is_tty and same_terminal(out, err()):
+            # stdout and stderr are one terminal: one console draws the live rows
+            # and prints the result lines above them, or redraws would cut them.
+            live_view = _Live(out, color=color, redirect_stderr=True)
+            live_view.summary_console = make_console(err(), color=color)  # stdout keeps to the data
+            sink.print_line = live_view.print_line
         elif (live or err_is_tty) and not quiet:
             live_view = _Live(err(), color=color, redirect_stderr=True)
     heartbeat_lines = heartbeat > 0 and mode is not Mode.TABLE and live_view is None

@@ -70,7 +70,8 @@ def list_command(
 
     printer = JobPrinter(mode, field=field, color=app.color, overview=True)
     for row in result.rows:
-        printer.emit(row.job, extra={"source": row.source})
+        first_seen = row.when if row.job.created_at is None else None
+        printer.emit(row.job, extra={"source": row.source}, first_seen=first_seen)
     printer.close()
     if mode is Mode.TABLE and not result.rows and not app.quiet:
         print("jobpoll: no jobs found", file=sys.stderr)
