@@ -104,6 +104,17 @@ def test_error_lines_on_stderr_show_provider_text_as_inert_text(sim, env):
         assert not forbidden_in(result.stderr), forbidden_in(result.stderr)
 
 
+def test_verbose_logs_show_provider_text_as_inert_text(sim, env):
+    """-v prints the provider's answers on stderr: inert like every other provider
+    text, bidirectional controls and C1 bytes included."""
+    jobs = hostile_jobs(sim)
+    for args in (("status",), ("watch", *FAST, "-t", "1.5")):
+        result = run_bytes("-v", *args, *jobs, env=env)
+        assert result.returncode in (0, 1), result.stderr
+        assert MARKUP.encode() in result.stderr  # the answers were logged
+        assert not forbidden_in(result.stderr), (args, forbidden_in(result.stderr))
+
+
 # ---- JSON: escaped, and exactly what was sent ------------------------------------------------
 
 
