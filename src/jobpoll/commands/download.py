@@ -124,19 +124,15 @@ def _settled(app: "AppContext", outcome: Any, codes: list[int]) -> "Job | None":
 
 
 def _plan(job: "Job", kinds: tuple[str, ...], template: str | None, codes: list[int]) -> "list[Planned]":
-    from jobpoll.engine.names import pick_outputs, plan
-    from jobpoll.exits import ExitCode
-    from jobpoll.model import State
+    from jobpoll.engine.names import plan_job
+    from jobpoll.errors import JobpollError
 
-    if job.state is not State.DONE:
+    try:
+        return plan_job(job, kinds, template)
+    except JobpollError as exc:
+        print(f"jobpoll: error: {exc.line()}", file=sys.stderr)
+        codes.append(exc.exit_code)
         return []
-    outputs = pick_outputs(job, kinds)
-    if not outputs:
-        has = sorted({o.type for o in job.outputs})
-        _error(f"{job.ref}: no {' or '.join(kinds)} output"
-               + (f" (it has: {', '.join(has)}; choose with --type)" if has else " at all"))
-        codes.append(ExitCode.NOT_FOUND)
-    return plan(job, outputs, template)
 
 
 def _save(app: "AppContext", directory: Any, plans: "dict[str, list[Planned]]", *,

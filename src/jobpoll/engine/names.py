@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from typing import Iterable
 from urllib.parse import unquote, urlsplit
 
-from jobpoll.errors import UsageError
+from jobpoll.errors import NotFoundError, UsageError
 from jobpoll.model import OUTPUT_TYPES, Job, Output
 
 FIELDS = ("provider", "id", "type", "index", "ext")
@@ -122,3 +122,20 @@ def plan(job: Job, outputs: list[Output], template: str | None) -> list[Planned]
     chosen = template or (ONE_NAME if len(outputs) == 1 else MANY_NAME)
     return [Planned(job, output, index, chosen, url_ext(output.url))
             for index, output in enumerate(outputs, start=1)]
+
+
+def plan_job(job: Job, types: Iterable[str], template: str | None) -> list[Planned]:
+    """What to save of a job: nothing unless it is done; NotFoundError (exit 4)
+    when it is done without an output of the wanted types."""
+    from jobpoll.model import State
+
+    if job.state is not State.DONE:
+        return []
+    types = tuple(types)
+    outputs = pick_outputs(job, types)
+    if not outputs:
+        has = sorted({o.type for o in job.outputs})
+        raise NotFoundError(f"no {' or '.join(types)} output"
+                            + (f" (it has: {', '.join(has)}; choose with --type)" if has else " at all"),
+                            job=job.ref)
+    return plan(job, outputs, template)
