@@ -430,3 +430,92 @@ def test_ctrl_c_keeps_the_part_and_the_next_run_resumes_it(sim, env, tmp_path):
     assert result.returncode == 0, result.stderr
     assert [g["headers"].get("range") for g in file_requests(sim, since, job)] == [f"bytes={kept}-"]
     assert file_digest(out / f"muvi-{job}.mp4") == digest(served(sim, job_url(env, f"muvi:{job}")))
+
+
+# ----------------------------------------------------------------------------- watch --download / --exec
+
+FAST = ("-i", "0.2", "--max-interval", "1")
+HOOK_VARS = ("REF", "PROVIDER", "ID", "STATE", "URL", "FILES")
+DUMP_ENV = (f"{sys.executable} -c \"import json, os, sys; json.dump({{k: os.environ.get(k) for k in "
+            f"{['JOBPOLL_' + v for v in HOOK_VARS]!r}}}, open(sys.argv[1] + '/' + os.environ['JOBPOLL_ID'] "
+            "+ '.json', 'w'))\"")
+
+
+def watch(env, *args, timeout: float = 120):
+    return run_cli("watch", *FAST, *args, env=env, timeout=timeout)
+
+
+def ndjson(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_watch_download_saves_each_job_as_it_finishes(sim, env, tmp_path):
+    out = tmp_path / "out"
+    quick = sim.add_job("muvi", queued=0.1, running=0.3)
+    slow = sim.add_job("muvi", queued=0.1, running=3.0)
+    j2v = sim.add_job("json2video", queued=0.1, running=1.0, size=80_000)
+    refs = [f"muvi:{quick}", f"muvi:{slow}", f"json2video:{j2v}"]
+    since = time.time()
+    result = watch(env, "--json", "--download", str(out), *refs)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    finals = {f"{r['provider']}:{r['id']}": r for r in ndjson(result.stdout) if r["state"] == "done"}
+    assert set(finals) == set(refs)
+    for ref in refs:
+        [path] = finals[ref]["files"]
+        assert Path(path) == out / f"{ref.replace(':', '-')}.mp4"
+        assert file_digest(Path(path)) == digest(served(sim, finals[ref]["url"]))
+    # The quick job's file was fetched while the slow one was still being watched.
+    fetched = min(r["t"] for r in file_requests(sim, since, quick))
+    slow_polls = [r["t"] for r in sim.requests(origin="main", path=f"/v1/jobs/{slow}", since=since)]
+    assert fetched < max(slow_polls)
+    # Lines before the final one carry no files: only a finished job has them.
+    assert all("files" not in r for r in ndjson(result.stdout) if r["state"] != "done")
+
+
+def test_watch_exec_runs_once_per_final_job_with_its_environment(sim, env, tmp_path):
+    out, hooks = tmp_path / "out", tmp_path / "hooks"
+    hooks.mkdir()
+    done = sim.add_job("muvi", queued=0.1, running=0.3)
+    failed = sim.add_job("reelbot", queued=0.1, running=0.3, outcome="failed")
+    result = watch(env, "--download", str(out), "--type", "all", "--exec", f"{DUMP_ENV} {hooks}; echo hook-ran",
+                   f"muvi:{done}", f"reelbot:{failed}")
+    assert result.returncode == 1  # the reelbot render failed
+    assert result.stderr.count("hook-ran") == 2 and "hook-ran" not in result.stdout  # hook output: stderr
+    seen = {p.stem: json.loads(p.read_text()) for p in hooks.iterdir()}
+    files = [str(out / f"muvi-{done}-{kind}-{i}.{ext}")
+             for i, (kind, ext) in enumerate([("video", "mp4"), ("thumbnail", "jpg"), ("image", "jpg")], 1)]
+    assert seen[done] == {
+        "JOBPOLL_REF": f"muvi:{done}", "JOBPOLL_PROVIDER": "muvi", "JOBPOLL_ID": done, "JOBPOLL_STATE": "done",
+        "JOBPOLL_URL": seen[done]["JOBPOLL_URL"], "JOBPOLL_FILES": "\n".join(files),
+    }
+    assert seen[done]["JOBPOLL_URL"].startswith(sim.files_url) and all(Path(f).is_file() for f in files)
+    assert seen[failed] == {
+        "JOBPOLL_REF": f"reelbot:{failed}", "JOBPOLL_PROVIDER": "reelbot", "JOBPOLL_ID": failed,
+        "JOBPOLL_STATE": "failed", "JOBPOLL_URL": "", "JOBPOLL_FILES": "",
+    }
+
+
+def test_a_failed_hook_is_one_line_exit_1_and_with_fail_fast_stops_the_watch(sim, env, tmp_path):
+    done = sim.add_job("muvi", queued=0.1, running=0.2)
+    endless = sim.add_job("muvi", queued=0.1, running=600)
+    quick = watch(env, "--exec", "exit 3", f"muvi:{done}")
+    assert quick.returncode == 1
+    assert lines(quick.stderr) == [f"jobpoll: error: muvi:{done}: the --exec command exited with status 3"]
+    started = time.monotonic()
+    result = watch(env, "--fail-fast", "--exec", "exit 3", f"muvi:{done}", f"muvi:{endless}", timeout=60)
+    assert result.returncode == 1 and time.monotonic() - started < 30
+    assert f"muvi:{done}: the --exec command exited with status 3" in result.stderr
+
+
+def test_watch_download_that_fails_for_good_exits_6(sim, env, tmp_path):
+    job = sim.add_job("muvi", queued=0.1, running=0.2, file_faults=[{"kind": "status", "code": 404, "times": -1}])
+    result = watch(env, "--download", str(tmp_path / "out"), "--exec", "echo files=[$JOBPOLL_FILES]", f"muvi:{job}")
+    assert result.returncode == 6
+    assert "answered HTTP 404" in result.stderr and "files=[]" in result.stderr
+    assert not (tmp_path / "out" / f"muvi-{job}.mp4").exists()
+
+
+def test_watch_type_and_name_need_download(env):
+    result = watch(env, "--type", "all", "muvi:job_000000000000")
+    assert result.returncode == 2 and "--type and --name go with --download DIR" in result.stderr

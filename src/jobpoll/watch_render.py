@@ -77,7 +77,7 @@ class _Sink:
         if self.mode is Mode.PLAIN:
             line = f"{stamp()}\t{plain_line(job)}"
         elif self.mode is Mode.JSON:
-            line = json_line(job_record(job))
+            line = json_line(job_record(job, extra={"files": update.files} if update.files is not None else None))
         elif self.mode is Mode.FIELD and update.kind is Kind.FINAL:
             line = field_value(job_record(job), self.field or "")
         else:
@@ -366,8 +366,10 @@ class WatchView:
             self.live.start(refs)
             self._live_running = True
 
-    def update(self, update: Update) -> None:
-        if self.sink is not None:
+    def update(self, update: Update, *, stdout: bool = True) -> None:
+        """Show an update; `stdout=False` leaves stdout out (a final state waiting
+        for its download: `to_stdout` prints it when the files are known)."""
+        if self.sink is not None and stdout:
             self.sink.update(update)
         if self.live is not None:
             self.live.update(update)
@@ -388,6 +390,10 @@ class WatchView:
                       f"waiting until {_clock_time(update.until)}, as it asked")
         elif kind is Kind.HEARTBEAT and self.heartbeat_lines and not self.quiet:
             self._line(f"jobpoll: still waiting: {heartbeat_text(update)}")
+
+    def to_stdout(self, update: Update) -> None:
+        if self.sink is not None:
+            self.sink.update(update)
 
     def finish(self, results: list[JobResult], stop: Stop) -> None:
         unfinished = [r for r in results if not r.finished]

@@ -51,6 +51,22 @@ def watch_command(
         None, "--field", metavar="NAME", help="Print only this field of each job, once, when it finishes."
     ),
     provider: Optional[str] = typer.Option(None, "-p", "--provider", metavar="PROVIDER", help="Provider for bare IDs."),
+    download: Optional[str] = typer.Option(
+        None, "--download", metavar="DIR", help="Save each job's outputs into DIR as soon as it is done.",
+    ),
+    types: Optional[List[str]] = typer.Option(
+        None, "--type", metavar="TYPE", show_default=False,
+        help="With --download: output type to save (video by default, or all; repeatable).",
+    ),
+    name: Optional[str] = typer.Option(
+        None, "--name", metavar="TEMPLATE", show_default=False,
+        help="With --download: file name template, as for 'jobpoll download'.",
+    ),
+    exec_: Optional[str] = typer.Option(
+        None, "--exec", metavar="CMD",
+        help="Run CMD through the shell once per job that reaches a final state (after its download), "
+             "with JOBPOLL_REF, _PROVIDER, _ID, _STATE, _URL, _FILES set; its output goes to stderr.",
+    ),
 ) -> None:
     """Poll jobs until each one finishes (done, failed, cancelled, timeout, expired)."""
     started = _invoked_at()  # -t counts from the command's start, imports included
@@ -68,6 +84,7 @@ def watch_command(
     beat = parse_duration(heartbeat, what="--heartbeat")
     check_field(field)
     mode = choose_mode(json_=json_, field=field)
+    finish = _finish_options(download, types, name, exec_, retries, app.verbose)
     options = PollOptions(
         interval=first,
         max_interval=ceiling,
@@ -80,8 +97,36 @@ def watch_command(
                       stdin=sys.stdin, verbose=app.verbose)
     if not plan.gathered.refs and not app.quiet:  # '-' and an empty stdin
         print("jobpoll: no job references on stdin: nothing to watch", file=sys.stderr)
-    code, _, _ = run_watch(app, plan, mode=mode, field=field)
+    code, _, _ = run_watch(app, plan, mode=mode, field=field, finish=finish)
     raise typer.Exit(int(code))
+
+
+def _finish_options(download: str | None, types: list[str] | None, name: str | None, command: str | None,
+                    retries: int, verbose: bool) -> Any:
+    """What to do with each job that reaches a final state; None: nothing."""
+    from jobpoll.errors import UsageError
+
+    if download is None and (types or name):
+        raise UsageError("--type and --name go with --download DIR")
+    if download is None and command is None:
+        return None
+    from jobpoll.engine.finishing import FinishOptions
+    from jobpoll.engine.names import check_template, check_types
+
+    if command is not None and not command.strip():
+        raise UsageError("--exec needs a command")
+    options = FinishOptions(command=command, retries=retries)
+    if download is not None:
+        from jobpoll.engine.download import prepare_directory
+
+        options.types = check_types(types)
+        options.template = check_template(name) if name is not None else None
+        options.directory = prepare_directory(download)
+    if verbose:
+        import sys
+
+        options.log = lambda line: print(line, file=sys.stderr)
+    return options
 
 
 def run_watch(
@@ -92,9 +137,12 @@ def run_watch(
     field: str | None = None,
     view: "WatchView | None" = None,
     on_update: Any = None,
+    finish: Any = None,
 ) -> "tuple[int, list[JobResult], Stop]":
     """Watch the plan's jobs to the end and show it; returns (exit code, results,
-    why it stopped). Shared by `watch` and `demo`."""
+    why it stopped). Shared by `watch` and `demo`. With `finish` (FinishOptions),
+    each job that reaches a final state has its outputs saved and its hook run
+    beside the watch, which waits for them before it ends."""
     import asyncio
 
     from jobpoll.engine.updates import Stop
@@ -113,14 +161,25 @@ def run_watch(
         plan.close()
         return combine(codes), [], Stop.FINISHED
 
+    after = _AfterFinal(plan, view, finish, codes) if finish is not None else None
+
     def handle(update) -> None:
-        view.update(update)
+        if after is not None and after.takes(update):
+            view.update(update, stdout=False)  # stdout when its files are known
+        else:
+            view.update(update)
         if on_update is not None:
             on_update(update)
 
+    async def watch_then_finish() -> "tuple[Stop, list[JobResult]]":
+        stop, results = await plan.run(handle, signals=True)
+        if after is not None:
+            await after.end(stop)
+        return stop, results
+
     view.start([t.ref.ref for t in targets])
     try:
-        stop, results = asyncio.run(plan.run(handle, signals=True))  # the history is written first
+        stop, results = asyncio.run(watch_then_finish())  # the history is written first
     finally:
         view.close()
     try:
@@ -133,6 +192,79 @@ def run_watch(
     if stop is Stop.INTERRUPTED:
         codes.append(ExitCode.INTERRUPTED)
     return combine(codes), results, stop
+
+
+class _AfterFinal:
+    """watch --download/--exec: each final update goes to the finisher (its download,
+    then its hook, beside the watch loop); its stdout line waits for the files.
+    Download errors (exit 6, or 4 for no such output) and failed hooks (exit 1)
+    are one line each; with --fail-fast either stops the watch."""
+
+    def __init__(self, plan: "WatchPlan", view: "WatchView", options: Any, codes: list[int]):
+        from jobpoll.engine.finishing import Finisher
+
+        self._plan, self._view, self._codes = plan, view, codes
+        self._held: dict[str, Any] = {}
+        self._saving = options.directory is not None
+        self._finisher = Finisher(options, self._done, self._saved)
+
+    def takes(self, update: Any) -> bool:
+        from jobpoll.engine.updates import Kind
+
+        if update.kind is not Kind.FINAL or update.job is None:
+            return False
+        self._held[update.ref] = update
+        self._finisher.submit(update.job)
+        return True
+
+    def _saved(self, finished: Any) -> None:
+        """The download is over: the job's line on stdout, with its files."""
+        from dataclasses import replace
+
+        update = self._held.pop(finished.job.ref)
+        self._view.to_stdout(replace(update, files=finished.files if self._saving else None))
+        if self._view.live is not None:  # at a terminal, where the paths are not on stdout
+            for path in finished.files:
+                self._view.note(f"{finished.job.ref}: saved {path}")
+        for error in finished.errors:
+            self._view.error(error)
+            self._codes.append(error.exit_code)
+
+    def _done(self, finished: Any) -> None:
+        """The hook has run too."""
+        from jobpoll.engine.updates import Stop
+        from jobpoll.errors import JobpollError
+        from jobpoll.exits import ExitCode
+
+        if finished.hook is not None and not finished.hook.ok:
+            self._view.error(JobpollError(finished.hook.line()))
+            self._codes.append(ExitCode.JOB_FAILED)
+        if not finished.ok and self._plan.options.fail_fast:
+            self._plan.stop(Stop.FAIL_FAST)
+
+    async def end(self, stop: Any) -> None:
+        """Wait for every download and hook; on a deadline or Ctrl-C, end them
+        instead (a .part stays for a later resume)."""
+        import asyncio
+
+        from jobpoll.engine.session import _install_signals, _remove_signals
+        from jobpoll.engine.updates import Stop
+
+        if stop in (Stop.DEADLINE, Stop.INTERRUPTED):
+            await self._finisher.cancel()
+            return
+        draining = asyncio.ensure_future(self._finisher.drain())
+        installed = _install_signals(draining.cancel)
+        try:
+            await draining
+        except asyncio.CancelledError:
+            await self._finisher.cancel()
+            from jobpoll.exits import ExitCode
+
+            self._codes.append(ExitCode.INTERRUPTED)
+            self._view.note("interrupted")
+        finally:
+            _remove_signals(installed)
 
 
 def _invoked_at() -> float:

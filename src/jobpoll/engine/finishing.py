@@ -47,11 +47,14 @@ class FinishOptions:
 
 
 class Finisher:
-    """Runs each final job's download, then its hook; reports through `on_done`."""
+    """Runs each final job's download, then its hook; reports through `on_saved`
+    (the download is over: files and errors known) and `on_done` (the hook too)."""
 
-    def __init__(self, options: FinishOptions, on_done: Callable[[Finished], None]):
+    def __init__(self, options: FinishOptions, on_done: Callable[[Finished], None],
+                 on_saved: Callable[[Finished], None] | None = None):
         self._options = options
         self._on_done = on_done
+        self._on_saved = on_saved
         self._tasks: list[asyncio.Task] = []
         self._client: Any = None
         self._downloader: "Downloader | None" = None
@@ -95,6 +98,8 @@ class Finisher:
             if items:
                 saved = await self._downloads().save(items)
                 done.files, done.errors = saved.files, saved.errors
+        if self._on_saved is not None:
+            self._on_saved(done)
         if options.command is not None:
             if self._hooks is None:
                 from jobpoll.engine.hooks import Hooks

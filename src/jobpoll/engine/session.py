@@ -114,7 +114,7 @@ class WatchPlan:
         # aiohttp's transport pays its 0.2 s import back only when there is much to poll.
         http = AsyncHttp(verbose=self.verbose, max_connections=self.connections(),
                          aiohttp=len(self.gathered.targets) >= AIOHTTP_FROM_JOBS)
-        watcher = WatchLoop(self.gathered.targets, self.options, http)
+        watcher = self._watcher = WatchLoop(self.gathered.targets, self.options, http)
         installed = _install_signals(lambda: watcher.stop(Stop.INTERRUPTED)) if signals else []
         try:
             stop = await watcher.run(handle)
@@ -124,6 +124,12 @@ class WatchPlan:
             if recorder is not None:
                 recorder.close()
         return stop, watcher.results()
+
+    def stop(self, reason: "Stop") -> None:
+        """Stop a running watch at its next turn (e.g. --fail-fast on a failed hook)."""
+        watcher = getattr(self, "_watcher", None)
+        if watcher is not None:
+            watcher.stop(reason)
 
     def close(self) -> None:
         """Close the history when the plan is dropped without running."""

@@ -60,6 +60,7 @@ class Update:
     text: str | None = None
     until: float | None = None  # RATE_LIMITED: epoch seconds when requests resume
     quiet_for: float = 0.0  # HEARTBEAT: seconds without a change
+    files: list[str] | None = None  # FINAL with watch --download: the saved paths
 
     @property
     def new_state(self) -> Job | None:
