@@ -17,7 +17,7 @@ __jobpoll_options() {
     case $1 in
         "jobpoll") echo '--version --config --no-color -v --verbose -q --quiet -h --help' ;;
         "jobpoll status") echo '--json --field --raw --exit-status -p --provider -h --help' ;;
-        "jobpoll watch") echo '-i --interval --max-interval -t --timeout --retries --fail-fast --heartbeat --json --field -p --provider -h --help' ;;
+        "jobpoll watch") echo '-i --interval --max-interval -t --timeout --retries --fail-fast --heartbeat --json --field -p --provider --download --type --name --exec -h --help' ;;
         "jobpoll download") echo '-o --output-dir --type --name --json --retries -p --provider -h --help' ;;
         "jobpoll list") echo '-p --provider --since --until --state --limit --json --field -h --help' ;;
         "jobpoll demo") echo '-h --help' ;;
@@ -51,6 +51,10 @@ __jobpoll_option_values() {
         "jobpoll watch --heartbeat") echo none ;;
         "jobpoll watch --field") echo field ;;
         "jobpoll watch -p"|"jobpoll watch --provider") echo provider ;;
+        "jobpoll watch --download") echo none ;;
+        "jobpoll watch --type") echo none ;;
+        "jobpoll watch --name") echo none ;;
+        "jobpoll watch --exec") echo none ;;
         "jobpoll download -o"|"jobpoll download --output-dir") echo none ;;
         "jobpoll download --type") echo none ;;
         "jobpoll download --name") echo none ;;
