@@ -76,21 +76,23 @@ class NoProgress:
 
 
 def open_client(connections: int = CONNECTIONS) -> "httpx.AsyncClient":
-    """The one client for output files: a User-Agent and nothing else, so no key of
-    any provider (whatever its header) can reach a CDN; redirects followed (they
-    carry nothing to protect); no compression, so lengths are the file's own. The
-    network is every request's (http.client_settings): proxies, NO_PROXY, the trust
-    store (SSL_CERT_FILE/DIR), limits."""
+    """The one client for output files, with the network settings of every jobpoll
+    request (trust store, proxies, User-Agent: http.client_settings) and nothing
+    else: no key of any provider, whatever its header, can reach a CDN. Redirects
+    are followed (they carry nothing to protect); no compression is asked for, so
+    lengths are the file's own; no total deadline: a big file takes its time, and
+    the read timeout catches a stalled one."""
     import httpx
 
     from jobpoll.http import TIMEOUT_CONNECT, TIMEOUT_READ, client_settings
 
     settings = client_settings(
         asynchronous=True, max_connections=connections,
-        timeout=httpx.Timeout(connect=TIMEOUT_CONNECT, read=TIMEOUT_READ, write=10.0, pool=None))
+        timeout=httpx.Timeout(connect=TIMEOUT_CONNECT, read=TIMEOUT_READ, write=10.0, pool=None),
+    )
     settings["headers"] = {**settings["headers"], "Accept-Encoding": "identity"}
-    settings["follow_redirects"] = True
-    return httpx.AsyncClient(**settings, max_redirects=5)
+    settings.update(follow_redirects=True, max_redirects=5)
+    return httpx.AsyncClient(**settings)
 
 
 @dataclass
