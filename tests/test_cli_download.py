@@ -519,3 +519,16 @@ def test_watch_download_that_fails_for_good_exits_6(sim, env, tmp_path):
 def test_watch_type_and_name_need_download(env):
     result = watch(env, "--type", "all", "muvi:job_000000000000")
     assert result.returncode == 2 and "--type and --name go with --download DIR" in result.stderr
+
+
+def test_downloads_go_through_the_environments_proxy_without_the_key(sim, env, tmp_path):
+    from nettools import Proxy
+
+    proxy = Proxy()
+    job = sim.add_job("muvi", queued=0, running=0)
+    result = download({**env, "HTTP_PROXY": proxy.url()}, "-o", str(tmp_path / "out"), f"muvi:{job}")
+    proxy.close()
+    assert result.returncode == 0, result.stderr
+    to_files = [h for h in proxy.heads if h.startswith(f"GET {sim.files_url}/".encode())]
+    assert len(to_files) == 1 and f"/outputs/{job}/output_0.mp4".encode() in to_files[0]
+    assert TEST_KEY.encode() not in to_files[0] and b"authorization" not in to_files[0].lower()
