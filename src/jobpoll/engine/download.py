@@ -103,17 +103,122 @@ class Saved:
     errors: list[JobpollError] = field(default_factory=list)
 
 
-@dataclass
-class _Attempt:
-    """The state of one file across attempts."""
+class _PartFile:
+    """One output on its way to disk: the locked `.part`, the bytes in it, the size
+    the server announced, and the checks that decide when it is whole."""
 
-    item: Planned
-    part: Path | None = None
-    fh: Any = None
-    have: int = 0  # bytes in the .part
-    total: int | None = None  # the size the server announced first
-    task: Any = None
-    renewed: bool = False  # the link was asked for anew once already
+    def __init__(self, item: Planned, progress: Progress):
+        self.item = item
+        self.progress = progress
+        self.part: Path | None = None
+        self.fh: Any = None
+        self.have = 0  # bytes in the .part
+        self.total: int | None = None  # the size the server announced first
+        self.task: Any = None
+        self.renewed = False  # the link was asked for anew once already
+
+    @property
+    def final(self) -> Path | None:
+        return self.part.with_name(self.part.name[:-len(".part")]) if self.part else None
+
+    def open(self, path: Path) -> None:
+        import fcntl
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.part = path.with_name(path.name + ".part")
+        # Unbuffered: what write() accepted is in the .part, so a full disk or a
+        # Ctrl-C leaves exactly the bytes counted, ready for a resume.
+        self.fh = open(os.open(self.part, os.O_RDWR | os.O_CREAT, 0o666), "r+b", buffering=0)
+        try:
+            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DownloadError(f"{self.part} is being written by another jobpoll") from None
+        self.have = os.fstat(self.fh.fileno()).st_size
+        expected = _provider_size(self.item)
+        if expected is not None and self.have > expected:
+            self.restart()
+        self.fh.seek(self.have)
+
+    def restart(self) -> None:
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.have = 0
+        self.total = None
+        if self.task is not None:
+            self.progress.update(self.task, done=0)
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()  # also releases the lock
+            if self.have == 0 and self.part is not None and self.part.exists():
+                self.part.unlink()  # nothing to resume: no empty .part left behind
+        if self.task is not None:
+            self.progress.finish(self.task)
+
+    def range_past_end(self, response: Any) -> bool:
+        """Whether a 416 means the .part already holds the whole file (else it restarts)."""
+        match = re.fullmatch(r"bytes \*/(\d+)", response.headers.get("content-range", "").strip())
+        if match and int(match.group(1)) == self.have:
+            self.total = self.have
+            return True
+        self.restart()
+        return False
+
+    def announced(self, response: Any) -> int | None:
+        """The whole file's size as this answer states it; a 200 to a resume restarts."""
+        if response.status_code == 206:
+            match = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
+            if not match or int(match.group(1)) != self.have:
+                self.restart()
+                raise _Retry("the server answered a different range than asked for")
+            return int(match.group(3)) if match.group(3) != "*" else None
+        if self.have:
+            self.restart()  # the server ignored Range: the whole file again
+        length = response.headers.get("content-length")
+        return int(length) if length and length.isdigit() else None
+
+    def check_sizes(self, path: Path, announced: int | None) -> None:
+        host, expected = _host(self.item.output.url), _provider_size(self.item)
+        if announced is not None and expected is not None and announced != expected:
+            raise DownloadError(f"{host} announces {announced} bytes for {path} "
+                                f"but {self.item.job.provider} says {expected}; not saved")
+        if announced is not None and self.total is not None and announced != self.total:
+            raise DownloadError(f"{host} announced {self.total} bytes for {path}, then {announced}; not saved")
+        if self.total is None:
+            self.total = announced if announced is not None else expected
+        if self.task is None:
+            self.task = self.progress.start(path.name, self.total, self.have)
+        else:
+            self.progress.update(self.task, total=self.total, done=self.have)
+
+    def write(self, chunk: bytes, path: Path) -> None:
+        view = memoryview(chunk)
+        while view:
+            written = self.fh.write(view)
+            self.have += written
+            view = view[written:]
+        if self.total is not None and self.have > self.total:
+            raise DownloadError(f"{_host(self.item.output.url)} sent more than the {self.total} "
+                                f"bytes it announced for {path}; not saved")
+        self.progress.update(self.task, advance=len(chunk))
+
+    def finish(self, path: Path) -> None:
+        expected = _provider_size(self.item)
+        if expected is not None and self.have != expected:
+            raise DownloadError(f"{path} came to {self.have} bytes but {self.item.job.provider} "
+                                f"says {expected}; not saved")
+        os.fsync(self.fh.fileno())
+        assert self.part is not None
+        os.replace(self.part, path)
+
+    def local_error(self, directory: Path, exc: OSError) -> DownloadError:
+        target = self.part or directory
+        reason = exc.strerror or str(exc)
+        if exc.errno in _DISK_FULL:
+            kept = f"; the {self.have} bytes saved so far stay in it for a later resume" if self.part else ""
+            return DownloadError(f"cannot write {target}: {reason}{kept}", job=self.item.job.ref)
+        where = Path(exc.filename) if exc.filename else target
+        return DownloadError(f"cannot write in {where}: {reason}", job=self.item.job.ref)
 
 
 class Downloader:
@@ -150,13 +255,13 @@ class Downloader:
         return saved
 
     async def _save_one(self, item: Planned) -> Path:
-        state = _Attempt(item)
+        state = _PartFile(item, self._progress)
         try:
             if not item.needs_content_type:
                 path = self._claim(item, item.name())
                 if self._complete_already(item, path):
                     return path
-                self._open_part(state, path)
+                state.open(path)
             else:
                 saved_before = self._saved_under_some_ext(item)
                 if saved_before is not None:
@@ -164,16 +269,11 @@ class Downloader:
                 path = None  # the answer's Content-Type completes the name
             return await self._fetch(state, path)
         except OSError as exc:
-            raise self._local_error(item, state, exc) from None
+            raise state.local_error(self._dir, exc) from None
         except JobpollError as exc:
             raise exc.for_job(item.job.ref)
         finally:
-            if state.fh is not None:
-                state.fh.close()  # also releases the lock
-                if state.have == 0 and state.part is not None and state.part.exists():
-                    state.part.unlink()  # nothing to resume: no empty .part left behind
-            if state.task is not None:
-                self._progress.finish(state.task)
+            state.close()
 
     def _claim(self, item: Planned, name: str) -> Path:
         path = self._dir / name
@@ -212,33 +312,7 @@ class Downloader:
         self._claimed.add(found[0])
         return found[0]
 
-    def _open_part(self, state: _Attempt, path: Path) -> None:
-        import fcntl
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        state.part = path.with_name(path.name + ".part")
-        # Unbuffered: what write() accepted is in the .part, so a full disk or a
-        # Ctrl-C leaves exactly the bytes counted, ready for a resume.
-        state.fh = open(os.open(state.part, os.O_RDWR | os.O_CREAT, 0o666), "r+b", buffering=0)
-        try:
-            fcntl.flock(state.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DownloadError(f"{state.part} is being written by another jobpoll") from None
-        state.have = os.fstat(state.fh.fileno()).st_size
-        expected = _provider_size(state.item)
-        if expected is not None and state.have > expected:
-            self._restart(state)
-        state.fh.seek(state.have)
-
-    def _restart(self, state: _Attempt) -> None:
-        state.fh.seek(0)
-        state.fh.truncate()
-        state.have = 0
-        state.total = None
-        if state.task is not None:
-            self._progress.update(state.task, done=0)
-
-    async def _fetch(self, state: _Attempt, path: Path | None) -> Path:
+    async def _fetch(self, state: _PartFile, path: Path | None) -> Path:
         failures = 0
         while True:
             before = state.have
@@ -265,16 +339,16 @@ class Downloader:
                 continue
             failures += 1
             if failures > self._retries:
-                where = path or (state.part.with_name(state.part.name[:-5]) if state.part else state.item.output.url)
+                where = path or state.final or state.item.output.url
                 raise DownloadError(f"could not fetch {where} after {_attempts(failures)}: {reason}"
                                     + (f"; {state.have} bytes kept in {state.part} for a later resume"
                                        if state.have and state.part else ""))
             await self._sleep(BACKOFF[min(failures, len(BACKOFF)) - 1])
         assert path is not None
-        self._finish(state, path)
+        state.finish(path)
         return path
 
-    async def _attempt(self, state: _Attempt, path: Path | None) -> Path | None:
+    async def _attempt(self, state: _PartFile, path: Path | None) -> Path | None:
         """One request; returns the final path once it is known. Raises _Retry."""
         item = state.item
         headers = {"Range": f"bytes={state.have}-"} if state.have else {}
@@ -286,16 +360,16 @@ class Downloader:
                 self._log(f"< {code} {response.headers.get('content-type', '')} "
                           f"{response.headers.get('content-length', '?')} bytes")
             if path is None and state.part is not None:  # named by an earlier attempt
-                path = state.part.with_name(state.part.name[:-len(".part")])
+                path = state.final
             if path is None:  # the name waited for the Content-Type
                 path = self._claim(item, item.name(type_ext(response.headers.get("content-type"))))
                 if self._complete_already(item, path):
                     return path
-                self._open_part(state, path)
+                state.open(path)
                 if state.have:
-                    self._restart(state)  # this answer is the whole file, not the rest
+                    state.restart()  # this answer is the whole file, not the rest
             if code == 416:
-                if self._answered_range_past_end(state, response):
+                if state.range_past_end(response):
                     return path
                 raise _Retry("the partial file did not fit the server's; starting over")
             if code in (408, 425, 429) or code >= 500:
@@ -304,13 +378,10 @@ class Downloader:
                 raise _Refused(f"{_host(item.output.url)} refused the download link for {path} (HTTP {code})")
             if code not in (200, 206):
                 raise DownloadError(f"{_host(item.output.url)} answered HTTP {code} for {path}")
-            announced = self._announced(state, response)
-            self._check_sizes(state, path, announced)
-            if state.task is None:
-                state.task = self._progress.start(path.name, state.total, state.have)
-            else:
-                self._progress.update(state.task, total=state.total, done=state.have)
-            await self._write_body(state, response, path)
+            state.check_sizes(path, state.announced(response))
+            # As the bytes arrive (no re-chunking): a drop loses nothing already received.
+            async for chunk in response.aiter_raw():
+                state.write(chunk, path)
         if state.total is not None and state.have < state.total:
             raise _Retry(f"the connection ended after {state.have} of {state.total} bytes")
         return path
@@ -324,70 +395,6 @@ class Downloader:
         if before >= len(same):
             raise DownloadError(f"{item.job.ref} no longer has this {item.output.type} output")
         return replace(item, job=job, output=same[before])
-
-    def _answered_range_past_end(self, state: _Attempt, response: Any) -> bool:
-        """Whether a 416 means the .part already holds the whole file (else it restarts)."""
-        match = re.fullmatch(r"bytes \*/(\d+)", response.headers.get("content-range", "").strip())
-        if match and int(match.group(1)) == state.have:
-            state.total = state.have
-            return True
-        self._restart(state)
-        return False
-
-    def _announced(self, state: _Attempt, response: Any) -> int | None:
-        """The whole file's size as this answer states it; a 200 to a resume restarts."""
-        if response.status_code == 206:
-            match = _CONTENT_RANGE.fullmatch(response.headers.get("content-range", "").strip())
-            if not match or int(match.group(1)) != state.have:
-                self._restart(state)
-                raise _Retry("the server answered a different range than asked for")
-            return int(match.group(3)) if match.group(3) != "*" else None
-        if state.have:
-            self._restart(state)  # the server ignored Range: the whole file again
-        length = response.headers.get("content-length")
-        return int(length) if length and length.isdigit() else None
-
-    def _check_sizes(self, state: _Attempt, path: Path, announced: int | None) -> None:
-        expected = _provider_size(state.item)
-        if announced is not None and expected is not None and announced != expected:
-            raise DownloadError(f"{_host(state.item.output.url)} announces {announced} bytes for {path} "
-                                f"but {state.item.job.provider} says {expected}; not saved")
-        if announced is not None and state.total is not None and announced != state.total:
-            raise DownloadError(f"{_host(state.item.output.url)} announced {state.total} bytes for {path}, "
-                                f"then {announced}; not saved")
-        if state.total is None:
-            state.total = announced if announced is not None else expected
-
-    async def _write_body(self, state: _Attempt, response: Any, path: Path) -> None:
-        # As the bytes arrive (no re-chunking): a drop loses nothing already received.
-        async for chunk in response.aiter_raw():
-            view = memoryview(chunk)
-            while view:
-                written = state.fh.write(view)
-                state.have += written
-                view = view[written:]
-            if state.total is not None and state.have > state.total:
-                raise DownloadError(f"{_host(state.item.output.url)} sent more than the {state.total} "
-                                    f"bytes it announced for {path}; not saved")
-            self._progress.update(state.task, advance=len(chunk))
-
-    def _finish(self, state: _Attempt, path: Path) -> None:
-        expected = _provider_size(state.item)
-        if expected is not None and state.have != expected:
-            raise DownloadError(f"{path} came to {state.have} bytes but {state.item.job.provider} "
-                                f"says {expected}; not saved")
-        os.fsync(state.fh.fileno())
-        assert state.part is not None
-        os.replace(state.part, path)
-
-    def _local_error(self, item: Planned, state: _Attempt, exc: OSError) -> DownloadError:
-        target = state.part or self._dir
-        reason = exc.strerror or str(exc)
-        if exc.errno in _DISK_FULL:
-            kept = f"; the {state.have} bytes saved so far stay in it for a later resume" if state.part else ""
-            return DownloadError(f"cannot write {target}: {reason}{kept}", job=item.job.ref)
-        where = Path(exc.filename) if exc.filename else target
-        return DownloadError(f"cannot write in {where}: {reason}", job=item.job.ref)
 
 
 def _attempts(n: int) -> str:
