@@ -193,3 +193,47 @@ def test_the_name_waits_for_the_content_type_when_the_url_has_no_extension(tmp_p
     assert saved.files == [str(tmp_path / "muvi-job_1.html")]
     again = run(lambda request: pytest.fail("nothing is fetched"), items_for(job, ["page"]), tmp_path)
     assert again.files == saved.files
+
+
+# ----------------------------------------------------------------------------- the library
+
+
+@pytest.fixture
+def api_env(monkeypatch, tmp_path, sim):
+    from conftest import PROVIDER_NAMES, TEST_KEY, clean_env
+
+    for name, value in clean_env(tmp_path).items():
+        if name.startswith("JOBPOLL_"):
+            monkeypatch.setenv(name, value)
+    for name in PROVIDER_NAMES:
+        monkeypatch.setenv(f"JOBPOLL_{name.upper()}_BASE_URL", sim.base_url)
+        monkeypatch.setenv(f"JOBPOLL_{name.upper()}_API_KEY", TEST_KEY)
+    return tmp_path
+
+
+def test_jobpoll_download_saves_and_reports_per_reference(sim, api_env, tmp_path):
+    import jobpoll
+
+    done = sim.add_job("pictory", queued=0, running=0)
+    running = sim.add_job("muvi", queued=0, running=600)
+    results = jobpoll.download([f"pictory:{done}", f"muvi:{running}"], tmp_path / "out",
+                               types=["video", "subtitles"])
+    first, second = results
+    assert isinstance(first, jobpoll.Downloaded) and first.job.state is jobpoll.State.DONE
+    assert [p.split("/")[-1] for p in first.files] == [
+        f"pictory-{done}-video-1.mp4", f"pictory-{done}-subtitles-2.srt", f"pictory-{done}-subtitles-3.vtt"]
+    assert all(open(p, "rb").read() == sim.file_bytes(o.url)
+               for p, o in zip(first.files, pick_outputs(first.job, ["video", "subtitles"])))
+    assert second.job.state is jobpoll.State.RUNNING and second.files == []
+
+
+def test_jobpoll_download_raises_a_failed_download_or_puts_it_in_place(sim, api_env, tmp_path):
+    import jobpoll
+
+    bad = sim.add_job("muvi", queued=0, running=0, file_faults=[{"kind": "status", "code": 404, "times": -1}])
+    good = sim.add_job("muvi", queued=0, running=0)
+    with pytest.raises(jobpoll.DownloadError) as raised:
+        jobpoll.download([f"muvi:{bad}", f"muvi:{good}"], tmp_path)
+    assert raised.value.exit_code == 6 and raised.value.job == f"muvi:{bad}"
+    error, saved = jobpoll.download([f"muvi:{bad}", f"muvi:{good}"], tmp_path, return_exceptions=True)
+    assert isinstance(error, jobpoll.DownloadError) and saved.files == [str(tmp_path / f"muvi-{good}.mp4")]

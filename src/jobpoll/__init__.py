@@ -18,7 +18,9 @@ __version__ = "0.1.0"
 # cost of `import jobpoll`. Type checkers read this name as true all the same.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from jobpoll.api import awatch, list_jobs, status, watch
+    from jobpoll.api import awatch, download, list_jobs, status, watch
+    from jobpoll.engine.download import DownloadError
+    from jobpoll.engine.saving import Downloaded
     from jobpoll.errors import (
         AuthError,
         ConfigError,
@@ -35,7 +37,9 @@ if TYPE_CHECKING:
 
 # name -> the module that defines it
 _LAZY = {
-    **dict.fromkeys(("status", "watch", "awatch", "list_jobs"), "jobpoll.api"),
+    **dict.fromkeys(("status", "watch", "awatch", "list_jobs", "download"), "jobpoll.api"),
+    "Downloaded": "jobpoll.engine.saving",
+    "DownloadError": "jobpoll.engine.download",
     **dict.fromkeys(("Job", "State", "Output", "JobError"), "jobpoll.model"),
     **dict.fromkeys((
         "JobpollError", "UsageError", "ConfigError", "AuthError", "NotFoundError",
@@ -47,7 +51,8 @@ _LAZY = {
 __all__ = [
     "__version__", "status", "watch", "awatch", "list_jobs", "Job", "State", "Output", "JobError",
     "JobpollError", "UsageError", "ConfigError", "AuthError", "NotFoundError", "UnavailableError",
-    "RateLimitedError", "UnfinishedError", "Interrupted", "ExitCode",
+    "RateLimitedError", "UnfinishedError", "Interrupted", "ExitCode", "download", "Downloaded",
+    "DownloadError",
 ]
 
 

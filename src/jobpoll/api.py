@@ -22,6 +22,7 @@ from jobpoll.model import Job, State
 
 if TYPE_CHECKING:
     from jobpoll.config import Config
+    from jobpoll.engine.saving import Downloaded
     from jobpoll.engine.session import WatchPlan
     from jobpoll.engine.updates import Update
     from jobpoll.refs import JobRef
@@ -126,6 +127,66 @@ def _parse(text: str, provider: str | None, config: "Config") -> "JobRef":
 
         provider = get_provider(provider).name
     return parse_ref(text, provider_opt=provider, config=config)
+
+
+# ---- download ---------------------------------------------------------------------------
+
+
+def download(
+    refs: Refs,
+    directory: "str | PathLike[str]" = ".",
+    *,
+    types: Iterable[str] = ("video",),
+    name: str | None = None,
+    retries: int = 5,
+    provider: str | None = None,
+    config: ConfigLike = None,
+    history: bool = True,
+    return_exceptions: bool = False,
+    on_warning: Warn | None = None,
+) -> "list[Downloaded] | list[Downloaded | JobpollError]":
+    """Save the outputs of each finished job into `directory` (made if missing), as
+    `jobpoll download` does: one `Downloaded` (`job`, `files`: the saved paths,
+    `errors`) per reference, in order. A job not done yet, or failed, has no files
+    (look at `job.state`). `types`: output types (`"video"`, `"subtitles"`, ...,
+    or `"all"`); `name`: a file name template (`{provider}`, `{id}`, `{type}`,
+    `{index}`, `{ext}`). Files are written as NAME.part and renamed when whole; a
+    file already saved is not fetched again; output URLs get no credentials.
+
+    A job that cannot be looked up, or whose output could not be saved (after
+    `retries` attempts in a row that brought nothing; `DownloadError`, exit code
+    6), or that has no output of the wanted types (`NotFoundError`), raises its
+    (first) error after every job has been dealt with; with `return_exceptions=True`
+    the error takes that job's place instead (a Downloaded's `errors` holds all).
+    Bad references, options, or a directory that cannot take files raise before
+    any request."""
+    from jobpoll.engine.saving import download_jobs
+
+    texts = ref_texts(refs)
+    if not texts:
+        return []
+    warn = library_warn(on_warning)
+    loaded = resolve_config(config, warn)
+    report = download_jobs(texts, directory, config=loaded, warn=warn, types=types, template=name,
+                           retries=retries, provider=provider, use_history=history)
+    by_ref = {o.ref: o for o in report.outcomes}
+    for outcome in by_ref.values():
+        for note in outcome.warnings:
+            warn(note)
+    results: list[Downloaded | JobpollError] = []
+    for text in texts:
+        outcome = by_ref[_parse(text, provider, loaded).ref]
+        item: Downloaded | JobpollError
+        if outcome.error is not None:
+            item = outcome.error
+        else:
+            assert outcome.job is not None
+            done = report.saved[outcome.job.ref]
+            item = done.errors[0] if done.errors else done
+        if isinstance(item, JobpollError) and not return_exceptions:
+            raise item
+        results.append(item)
+    return results
 
 
 # ---- watch ---------------------------------------------------------------------------------
