@@ -96,8 +96,12 @@ class Finisher:
                 done.errors.append(exc)
                 items = []
             if items:
-                saved = await self._downloads().save(items)
-                done.files, done.errors = saved.files, saved.errors
+                try:
+                    saved = await self._downloads().save(items)
+                    done.files, done.errors = saved.files, saved.errors
+                except Exception as exc:  # noqa: BLE001 - one job's surprise must not hide its line
+                    done.errors.append(JobpollError(
+                        f"could not save its outputs: {type(exc).__name__}: {exc}", job=job.ref))
         if self._on_saved is not None:
             self._on_saved(done)
         if options.command is not None:
