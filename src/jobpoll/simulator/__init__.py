@@ -20,11 +20,12 @@ Python API
         ...
         sim.requests()                        # every request received
 
-``Simulator(*, seed=None, fault_rate=0.0, speed=1.0)``
+``Simulator(*, seed=None, fault_rate=0.0, speed=1.0, clock=None)``
     seed: seeds the random faults (and the generated job IDs, for reproducible
     runs). fault_rate: 0..1, the share of provider requests that meet a random
     transient fault (500, 503, truncated, invalid_json, reset, slow, 429).
     speed: lifecycle speed-up for jobs added from now on (2.0 = twice as fast).
+    clock: a ``SimClock`` (default: a new one), ``sim.clock``.
 ``start(host="127.0.0.1", port=0, *, foreign_port=0, files_port=0, ssl_context=None) -> str``
     Serves in a background thread with its own event loop; returns
     ``base_url`` ("http://127.0.0.1:PORT"; "https://..." when given a server
@@ -47,6 +48,13 @@ Python API
     nothing: one bad spec raises ValueError and adds none.
 ``remove_job(provider, job_id) -> bool``; ``jobs(provider=None) -> ["provider:id", ...]``;
 ``phase(provider, job_id) -> str`` (queued, running, done, failed, cancelled, cleaned).
+``advance(seconds) -> float``
+    Moves the simulator's clock forward, as if ``seconds`` had passed: jobs
+    progress (``seconds * speed`` of lifecycle), retentions run out, Reelbot's
+    rate windows reset. Timestamps in answers stay on the real clock: what the
+    simulator holds is back-dated instead (a job aged this way says it was
+    created ``seconds`` earlier), so a client's clock agrees with them. Tests
+    use it instead of sleeping. Returns the clock's total offset.
 ``requests(*, origin=None, path=None, since=None) -> list[dict]``
     The request log, oldest first, at most ``log_size`` (200,000) entries:
     {"t": epoch float, "origin": "main"|"foreign", "method", "path" (decoded),
@@ -274,6 +282,8 @@ HTTP control API (main origin; drives a ``jobpoll simulate`` subprocess)
                                ?since= epoch, ?clear=1 empties the log after)
     POST /_sim/reset           optional body {"jobs", "log", "limits": bool}
     GET|POST /_sim/config      settings as in configure() (budgets as [n, s])
+    GET  /_sim/clock           {"offset": seconds the clock was advanced}
+    POST /_sim/clock           {"advance": SECONDS}: as advance(); {"offset"}
 
 Entry points
 ============
@@ -303,13 +313,13 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._jobs import FAULT_KINDS, PROVIDERS, TRANSIENT_KINDS
+from ._jobs import FAULT_KINDS, PROVIDERS, TRANSIENT_KINDS, SimClock
 from ._renderapis import BASE_PATHS
 
 if TYPE_CHECKING:
     from ._server import Simulator
 
-__all__ = ["Simulator", "serve", "seed_demo_jobs", "PROVIDERS", "FAULT_KINDS",
+__all__ = ["Simulator", "SimClock", "serve", "seed_demo_jobs", "PROVIDERS", "FAULT_KINDS",
            "TRANSIENT_KINDS", "SIM_KEY", "BASE_PATHS"]
 
 SIM_KEY = "sim-key"

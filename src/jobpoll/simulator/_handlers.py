@@ -264,7 +264,7 @@ class ProviderHandlers(FaultAnswers):
                 return 400, P.muvi_error("VALIDATION_ERROR", "Invalid cursor",
                                          {"field": "cursor"})
         rows: list[tuple[SimJob, str, float]] = []
-        mono = time.monotonic()
+        mono = self.clock.monotonic()
         with self._lock:
             order, jobs = self._order["muvi"], self._jobs["muvi"]
             i = (bisect.bisect_left(order, after) if after is not None else len(order)) - 1

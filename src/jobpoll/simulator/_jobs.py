@@ -77,6 +77,28 @@ _LOWER_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 # --------------------------------------------------------------------------- time
 
+class SimClock:
+    """The simulator's time: the real monotonic clock plus an offset that tests move
+    forward (Simulator.advance, POST /_sim/clock), so a job finishes, a retention
+    ends or a rate window resets without anyone waiting for it.
+
+    Lifecycles and rate windows read this clock. Timestamps in answers stay on the
+    real wall clock (advancing back-dates what the simulator holds), so a client's
+    own clock agrees with what it reads."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        seconds = float(seconds)
+        if not seconds >= 0:  # also refuses NaN
+            raise ValueError("the clock only moves forward: seconds >= 0")
+        self.offset += seconds
+
+
 def iso_ms(ts: float) -> str:
     """2026-05-12T07:41:41.946Z (json2video, Reelbot)."""
     ms = int(round(ts * 1000))
@@ -165,7 +187,7 @@ class SimJob:
     provider: str
     id: str
     created: float          # wall-clock epoch seconds, rounded to the millisecond
-    added_mono: float       # time.monotonic() when added
+    added_mono: float       # clock.monotonic() when added
     age: float              # seconds the job was back-dated by
     speed: float
     queued: float
@@ -175,12 +197,13 @@ class SimJob:
     faults: list[dict]
     seq: int = 0
     lookups: dict[str, int] = field(default_factory=dict)  # per endpoint
+    clock: SimClock = field(default_factory=SimClock)
 
     # Virtual lifecycle time e: age seconds had already passed at 1x when the job
     # was added; from then on the clock runs `speed` times faster.
     def elapsed(self, mono: float | None = None) -> float:
         if mono is None:
-            mono = time.monotonic()
+            mono = self.clock.monotonic()
         return self.age + (mono - self.added_mono) * self.speed
 
     def wall(self, e: float) -> float:
@@ -223,7 +246,7 @@ class SimJob:
 def make_job(provider: str, job_id: str | None, *, rng: random.Random, speed: float,
              queued: float = 1.0, running: float = 3.0, outcome: str = "done",
              age: float = 0.0, faults: list[dict] | None = None, seq: int = 0,
-             **variant: Any) -> SimJob:
+             clock: SimClock | None = None, **variant: Any) -> SimJob:
     if provider not in PROVIDERS:
         raise ValueError(f"unknown provider {provider!r}; expected one of {', '.join(PROVIDERS)}")
     if job_id is None:
@@ -239,10 +262,11 @@ def make_job(provider: str, job_id: str | None, *, rng: random.Random, speed: fl
     queued, running, age = float(queued), float(running), float(age)
     if queued < 0 or running < 0 or age < 0 or speed <= 0:
         raise ValueError("queued, running and age must be >= 0 and speed > 0")
+    clock = clock or SimClock()
     now = time.time()
     return SimJob(
         provider=provider, id=job_id, created=round(now - age, 3),
-        added_mono=time.monotonic(), age=age, speed=float(speed), queued=queued,
+        added_mono=clock.monotonic(), age=age, speed=float(speed), queued=queued,
         running=running, outcome=outcome, variant=dict(variant),
-        faults=normalize_faults(faults), seq=seq,
+        faults=normalize_faults(faults), seq=seq, clock=clock,
     )

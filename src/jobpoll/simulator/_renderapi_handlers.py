@@ -6,14 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from typing import Any, Callable
 
 from aiohttp import web
 
 from . import _renderapis as R
 from ._faults import FaultAnswers, _dumps
-from ._jobs import SimJob
+from ._jobs import SimClock, SimJob
 
 Refusal = tuple[int, Any]
 
@@ -41,6 +40,7 @@ class RenderApiHandlers(FaultAnswers):
     _order: dict[str, list[tuple[float, str]]]
     _settings: dict[str, Any]
     _windows: dict[tuple[str, str], list[float]]
+    clock: SimClock
 
     def _render_api_routes(self, router: Any, wrap: Callable[[Any], Any]) -> None:
         router.add_get("/edit/{version}/render/{job_id}", wrap(self._shotstack))
@@ -83,7 +83,7 @@ class RenderApiHandlers(FaultAnswers):
         """Up to `limit` visible jobs, newest first, older than `after`, past `skip`;
         and whether more follow."""
         rows: list[tuple[SimJob, str, float]] = []
-        mono = time.monotonic()
+        mono = self.clock.monotonic()
         with self._lock:  # type: ignore[attr-defined]
             order, jobs = self._order[provider], self._jobs[provider]
             for created, job_id in reversed(order):
@@ -179,7 +179,7 @@ class RenderApiHandlers(FaultAnswers):
     def _within_budget(self, provider: str, key: str) -> bool:
         """Count one request in a fixed window per key (Creatomate: 30 per 10 s)."""
         n, period = self._settings[f"{provider}_budget"]
-        now = time.monotonic()
+        now = self.clock.monotonic()
         with self._lock:  # type: ignore[attr-defined]
             window = self._windows.get((provider, key))
             if window is None or now >= window[0] + period:

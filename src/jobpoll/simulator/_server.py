@@ -18,7 +18,7 @@ from ._faults import REDIRECT_MARKER
 from ._files import FileOrigin, normalize_file_faults
 from ._handlers import ProviderHandlers
 from ._renderapi_handlers import RenderApiHandlers
-from ._jobs import PROVIDERS, TRANSIENT_KINDS, SimJob, make_job
+from ._jobs import PROVIDERS, TRANSIENT_KINDS, SimClock, SimJob, make_job
 
 LOG_SIZE = 200_000
 
@@ -57,8 +57,9 @@ class Simulator(RenderApiHandlers, ProviderHandlers):
     """
 
     def __init__(self, *, seed: int | None = None, fault_rate: float = 0.0,
-                 speed: float = 1.0) -> None:
+                 speed: float = 1.0, clock: SimClock | None = None) -> None:
         self._lock = threading.RLock()
+        self.clock = clock or SimClock()
         self._seed = seed
         self._fault_rng = random.Random(seed)
         self._id_rng = random.Random(seed) if seed is not None else random.Random()
@@ -215,7 +216,7 @@ class Simulator(RenderApiHandlers, ProviderHandlers):
                 speed = spec.pop("speed", self._settings["speed"])
                 file_faults = normalize_file_faults(spec.pop("file_faults", None))
                 job = make_job(provider, job_id, rng=self._id_rng, speed=speed,
-                               seq=self._seq, **spec)
+                               seq=self._seq, clock=self.clock, **spec)
                 if file_faults:
                     job.variant["file_faults"] = file_faults
                 made.append(job)
@@ -235,6 +236,22 @@ class Simulator(RenderApiHandlers, ProviderHandlers):
                 return False
             _unlist(self._order[provider], job)
             return True
+
+    def advance(self, seconds: float) -> float:
+        """Move the simulator's clock `seconds` forward, as if that time had passed:
+        jobs progress, retentions run out, rate windows reset. What the simulator
+        holds is back-dated by as much, so the times in its answers stay on the
+        real clock. Returns the clock's total offset."""
+        with self._lock:
+            self.clock.advance(seconds)
+            for provider in PROVIDERS:
+                jobs = self._jobs[provider]
+                for job in jobs.values():
+                    job.created = round(job.created - seconds, 3)
+                self._order[provider] = sorted((job.created, job.id) for job in jobs.values())
+            for window in self._windows.values():  # [start, count, wall-clock start (Reelbot)]
+                window[2:] = [wall - seconds for wall in window[2:]]
+            return self.clock.offset
 
     def phase(self, provider: str, job_id: str) -> str:
         """The job's phase now: queued, running, done, failed, cancelled or cleaned."""
@@ -390,6 +407,8 @@ class Simulator(RenderApiHandlers, ProviderHandlers):
             r.add_post("/_sim/reset", self._sim_reset)
             r.add_get("/_sim/config", self._sim_config)
             r.add_post("/_sim/config", self._sim_config)
+            r.add_get("/_sim/clock", self._sim_clock)
+            r.add_post("/_sim/clock", self._sim_clock)
         r.add_route("*", "/{tail:.*}", wrap(self._not_routed))
 
     def _random_fault(self, main: bool) -> dict | None:
@@ -420,7 +439,7 @@ class Simulator(RenderApiHandlers, ProviderHandlers):
     def _take(self, bucket: str, key: str) -> tuple[bool, int, float, int]:
         """Count one request in Reelbot's fixed window: (allowed, remaining, reset epoch, retry-after)."""
         n, period = self._settings[f"reelbot_{bucket}_budget"]
-        now_m = time.monotonic()
+        now_m = self.clock.monotonic()
         with self._lock:
             w = self._windows.get((bucket, key))
             if w is None or now_m >= w[0] + period:
@@ -491,3 +510,14 @@ class Simulator(RenderApiHandlers, ProviderHandlers):
             return self._json(200, {"config": self.configure(**settings)})
         except (ValueError, TypeError) as exc:
             return self._json(400, {"error": str(exc)})
+
+    async def _sim_clock(self, request: web.Request) -> web.Response:
+        if request.method == "POST":
+            try:
+                body = await request.json()
+                if not isinstance(body, dict) or set(body) != {"advance"}:
+                    raise ValueError('the body is {"advance": SECONDS}')
+                self.advance(body["advance"])
+            except (ValueError, TypeError) as exc:
+                return self._json(400, {"error": str(exc)})
+        return self._json(200, {"offset": self.clock.offset})
