@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -36,10 +37,13 @@ def clean_env(tmp: Path) -> dict[str, str]:
     """The process environment without any JOBPOLL_* setting, trust store or proxy
     variable, with config, history and platform dirs inside `tmp` so no test
     touches the user's files. The config directory exists (jobpoll creates only
-    its default one), the file does not."""
+    its default one), the file does not. COLUMNS and LINES go too: a terminal's
+    size comes from the terminal (pytest-xdist's workers set COLUMNS=80, which
+    would shrink the tables the pty and tmux tests read)."""
     (tmp / "config").mkdir(mode=0o700, exist_ok=True)
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith("JOBPOLL_") and k != "NO_COLOR" and k.upper() not in NETWORK_VARS}
+           if not k.startswith("JOBPOLL_") and k not in ("NO_COLOR", "COLUMNS", "LINES")
+           and k.upper() not in NETWORK_VARS}
     env.update(
         HOME=str(tmp),
         XDG_CONFIG_HOME=str(tmp / "xdg-config"),
@@ -72,6 +76,25 @@ def run_cli(*args: str, env: dict[str, str], input: str | None = None, timeout: 
         text=True,
         timeout=timeout,
     )
+
+
+def start_cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    """`python -m jobpoll ARGS` in the background (text pipes, no stdin), for tests
+    that act while it runs: read its lines, move the simulator's clock, signal it."""
+    return subprocess.Popen([sys.executable, "-m", "jobpoll", *args], env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(predicate, timeout: float = 60.0) -> bool:
+    """Poll `predicate` until it holds (True) or `timeout` seconds pass (False).
+    Generous by default: start-up alone can take seconds on a loaded machine."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def assert_clean(result, *secrets: str) -> None:
