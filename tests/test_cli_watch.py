@@ -26,6 +26,21 @@ def watch(env, *args, input=None, timeout=120):
     return run_cli("watch", *args, env=env, input=input, timeout=timeout)
 
 
+def watch_until(sim, env, *args, ready, advance: float = 600):
+    """`jobpoll watch ARGS` in the background until `ready()` holds (the moment the
+    test is about, however slow start-up is), then the simulator's clock moves
+    `advance` seconds on, so the jobs finish, and the command is waited for."""
+    proc = start_cli("watch", *args, env=env)
+    try:
+        wait_until(lambda: ready() or proc.poll() is not None)
+        sim.advance(advance)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
 def ndjson(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -260,11 +275,14 @@ def test_permanent_failures_abandon_the_job_with_exit_6_after_retries(sim, env):
 
 
 def test_a_429_with_retry_after_pauses_every_job_of_that_provider(sim, env):
-    limited = sim.add_job("pictory", queued=0.2, running=2.0,
+    limited = sim.add_job("pictory", queued=0.2, running=600,
                           faults=[{"kind": "429", "after": 1, "seconds": 3}])
-    other = sim.add_job("pictory", queued=0.2, running=2.0)
+    other = sim.add_job("pictory", queued=0.2, running=600)
     since = time.time()
-    result = watch(env, "--json", *FAST, f"pictory:{limited}", f"pictory:{other}")
+    limited_429 = lambda: any(r["status"] == 429 for r in sim.requests(path=f"/pictoryapis/v1/jobs/{limited}"))
+    # Once the 429 was sent the jobs may finish: the clock moves on, the pause is real time.
+    result = watch_until(sim, env, "--json", *FAST, f"pictory:{limited}", f"pictory:{other}",
+                         ready=limited_429)
     assert_clean(result)
     assert result.returncode == 0, result.stderr
     log = [r for r in sim.requests(path="/pictoryapis/v1/jobs/", since=since)
@@ -280,10 +298,11 @@ def test_a_429_with_retry_after_pauses_every_job_of_that_provider(sim, env):
 
 def test_a_reelbot_429_with_only_reset_at_is_waited_out(sim, env):
     key = own_reelbot_key(env)
-    job_id = sim.add_job("reelbot", queued=0.2, running=1.5,
+    job_id = sim.add_job("reelbot", queued=0.2, running=600,
                          faults=[{"kind": "429", "after": 1, "seconds": 3, "retry_after": False}])
     since = time.time()
-    result = watch(env, "--json", *FAST, f"reelbot:{job_id}")
+    hit_429 = lambda: any(r["status"] == 429 for r in sim.requests(path=f"/api/v1/video/status/{job_id}"))
+    result = watch_until(sim, env, "--json", *FAST, f"reelbot:{job_id}", ready=hit_429)
     assert_clean(result)
     assert result.returncode == 0, result.stderr
     log = [r for r in sim.requests(path="/api/v1/video/status/", since=since)
@@ -463,7 +482,8 @@ def test_json2videos_fifteen_minute_rule_applies_to_listed_jobs(sim, env):
 
 def test_an_unknown_status_word_is_warned_about_and_not_finished(sim, env):
     job_id = sim.add_job("muvi", queued=0, running=600, faults=[{"kind": "unknown_status", "times": -1}])
-    result = watch(env, "--json", *FAST, "-t", "2", f"muvi:{job_id}")
+    # -t counts from the process start: 3 s leave room for a slow start-up.
+    result = watch(env, "--json", *FAST, "-t", "3", f"muvi:{job_id}")
     assert result.returncode == 5
     assert ndjson(result.stdout)[-1]["state"] == "unknown"
     assert result.stderr.count("unknown status") == 1

@@ -16,6 +16,9 @@ import sys
 from conftest import FAST, TEST_KEY
 from ptyrun import run_on_pty
 
+# The watches here end at a deadline (some jobs never finish). It counts from the
+# process start, so it leaves room for a slow start-up on a loaded machine.
+DEADLINE = ("-t", "3")
 MARKUP = "[bold red]x[/]"
 # Bidirectional controls turn text around where it is shown ("\u202egpj.exe" reads
 # as "exe.jpg"); U+0085 is a C1 line break.
@@ -85,7 +88,7 @@ def test_plain_lines_and_fields_show_provider_text_as_inert_text(sim, env):
         assert not forbidden_in(result.stdout), (args, forbidden_in(result.stdout))
         assert result.stdout.count(MARKUP.encode()) >= 3, result.stdout  # shown as it was sent
         assert len(result.stdout.splitlines()) == len(jobs)  # one line each: no line breaks smuggled
-    result = run_bytes("watch", *FAST, "-t", "1.5", *jobs, env=env)
+    result = run_bytes("watch", *FAST, *DEADLINE, *jobs, env=env)
     assert result.returncode == 1, result.stderr  # failed jobs (and the deadline)
     assert not forbidden_in(result.stdout + result.stderr)
     assert MARKUP.encode() in result.stdout
@@ -120,7 +123,7 @@ def test_verbose_logs_show_provider_text_as_inert_text(sim, env):
 
 def test_json_escapes_controls_and_keeps_the_text_exact(sim, env):
     jobs = hostile_jobs(sim)
-    for args in (("status", "--json"), ("status", "--raw"), ("watch", "--json", *FAST, "-t", "1.5")):
+    for args in (("status", "--json"), ("status", "--raw"), ("watch", "--json", *FAST, *DEADLINE)):
         result = run_bytes(*args, *jobs, env=env)
         assert result.returncode in (0, 1), result.stderr
         assert not forbidden_in(result.stdout), (args, forbidden_in(result.stdout))
@@ -148,13 +151,13 @@ def test_the_table_on_a_terminal_shows_markup_as_text_and_no_foreign_escapes(sim
 def test_the_live_display_and_summary_show_markup_as_text_and_no_foreign_escapes(sim, env):
     jobs = hostile_jobs(sim)
     jobs[error_answer_job(sim)] = "error line"
-    code, screen, _ = on_pty(["watch", *FAST, "--retries", "1", "-t", "1.5", *jobs], env)
+    code, screen, _ = on_pty(["watch", *FAST, "--retries", "1", *DEADLINE, *jobs], env)
     assert code == 6  # the broken one; the rest failed or were still running
     assert "━".encode() in screen  # the live display ran
     assert screen.count(MARKUP.encode()) >= 4
     assert not forbidden_in(screen), forbidden_in(screen)
     # The live display on stderr while stdout carries JSON.
-    code, screen, out = on_pty(["watch", "--json", *FAST, "-t", "1.5", *jobs], env, stdout_pty=False)
+    code, screen, out = on_pty(["watch", "--json", *FAST, *DEADLINE, *jobs], env, stdout_pty=False)
     assert "━".encode() in screen and MARKUP.encode() in screen
     assert not forbidden_in(screen) and not forbidden_in(out)
 
