@@ -18,7 +18,7 @@ import time
 import tomllib
 from pathlib import Path
 
-from conftest import run_cli
+from conftest import run_cli, wait_until
 
 OLD_KEY = "sk-old-0123456789abcdef"
 NEW_KEY = "sk-new-fedcba9876543abc"
@@ -83,17 +83,32 @@ def test_a_writer_killed_mid_write_leaves_the_old_config_whole(env):
     assert "****3abc" in run_cli("config", "show", "--json", env=env).stdout
 
 
+def history_mark(path: Path) -> tuple | None:
+    """Rows and the latest check time in the history: it changes with each write
+    (None while the history cannot be read yet)."""
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.1) as conn:
+            return conn.execute("SELECT COUNT(*), max(checked_at) FROM jobs").fetchone()
+    except sqlite3.Error:
+        return None
+
+
 def test_a_watch_killed_while_recording_leaves_a_whole_history(sim, env):
     """SIGKILL a watch of 120 jobs at moments when it is writing the history (it
     records changes about once a second): the history opens, passes SQLite's
     integrity check, and every row in it is whole and readable."""
     refs = [f"pictory:{sim.add_job('pictory', queued=0.1, running=0.3 + i / 40)}" for i in range(120)]
     path = Path(env["JOBPOLL_HISTORY"])
-    for delay in (1.05, 1.7):
+    for delay in (0.05, 0.7):
         proc = subprocess.Popen(
             [sys.executable, "-m", "jobpoll", "watch", "--json", "-i", "0.2", "--max-interval", "0.5", *refs],
             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
+        # The kill lands just after a write and in the middle of the next second's,
+        # counted from the first write of this run (start-up takes seconds on a loaded
+        # machine; counted from the start, the kill could come before any write).
+        before = history_mark(path)
+        wait_until(lambda: history_mark(path) not in (None, before) or proc.poll() is not None)
         time.sleep(delay)
         proc.kill()
         proc.wait(timeout=10)
