@@ -66,7 +66,9 @@ def _always_429(value: str) -> ScriptedServer:
     return ScriptedServer([http_reply(429, b'{"success":false}', {"Retry-After": value})])
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "nan", AN_HOUR_AGO])
+# The id is fixed: pytest-xdist's workers must collect the same names, and the
+# date in AN_HOUR_AGO depends on the second each one collected it.
+@pytest.mark.parametrize("value", ["0", "-1", "nan", AN_HOUR_AGO], ids=["0", "-1", "nan", "an-hour-ago"])
 def test_status_gives_up_on_unusable_retry_afters_after_its_retries(tmp_path, value):
     """Used to loop for ever (2,700 requests in 120 s)."""
     server = _always_429(value)
