@@ -72,10 +72,10 @@ def test_a_bad_reference_raises_before_any_request(sim, api_env):
 
 
 def test_a_forgotten_job_shows_the_historys_ending_with_a_warning(sim, api_env):
-    job_id = sim.add_job("pictory", queued=0, running=0, outcome="cleaned", retention=0.3)
+    job_id = sim.add_job("pictory", queued=0, running=0, outcome="cleaned", retention=30)
     first = jobpoll.status(f"pictory:{job_id}")[0]
     assert first.state is jobpoll.State.DONE
-    time.sleep(0.5)
+    sim.advance(31)  # Pictory cleans it up
     warnings: list[str] = []
     later = jobpoll.status(f"pictory:{job_id}", on_warning=warnings.append)[0]
     assert (later.state, later.url) == (jobpoll.State.DONE, first.url)

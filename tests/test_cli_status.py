@@ -282,12 +282,10 @@ def test_closed_pipe_ends_quietly(sim, env, tmp_path):
 
 
 def test_pictory_cleaned_job_shows_the_history_ending(sim, env):
-    import time
-
-    job_id = sim.add_job("pictory", queued=0, running=0, outcome="cleaned", retention=1.5)
+    job_id = sim.add_job("pictory", queued=0, running=0, outcome="cleaned", retention=30)
     _, [first] = status_json(env, f"pictory:{job_id}")
     assert first["state"] == "done" and first["url"]
-    time.sleep(1.8)
+    sim.advance(31)  # Pictory cleans it up
     result, [later] = status_json(env, f"pictory:{job_id}", extra=("--exit-status",))
     assert result.returncode == 0
     assert (later["state"], later["url"]) == ("done", first["url"])

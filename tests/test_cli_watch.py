@@ -546,9 +546,9 @@ def test_simulate_serves_what_watch_needs_and_stops_on_sigterm(env, tmp_path):
 
 
 def test_watch_shows_the_history_ending_of_a_cleaned_pictory_job(sim, env):
-    job_id = sim.add_job("pictory", queued=0, running=0, outcome="cleaned", retention=1.5)
+    job_id = sim.add_job("pictory", queued=0, running=0, outcome="cleaned", retention=30)
     assert run_cli("status", f"pictory:{job_id}", env=env).returncode == 0
-    time.sleep(1.8)
+    sim.advance(31)  # Pictory cleans it up
     result = watch(env, "--json", "-i", "0.2", f"pictory:{job_id}")
     assert result.returncode == 0, result.stderr
     last = json.loads(result.stdout.splitlines()[-1])

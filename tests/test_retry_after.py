@@ -100,7 +100,9 @@ def test_watch_survives_a_huge_retry_after_and_keeps_its_timeout(tmp_path, value
     """Used to crash with "unexpected ValueError", exit 1."""
     server = _always_429(value)
     started = time.monotonic()
-    result = run_cli("watch", "--json", "-i", "0.2", "--timeout", "1", "muvi:job_abc123def456",
+    # --timeout counts from the process start: 4 s leave room for a slow start-up
+    # before the one request this test is about.
+    result = run_cli("watch", "--json", "-i", "0.2", "--timeout", "4", "muvi:job_abc123def456",
                      env=_env(tmp_path, server.url), timeout=30)
     assert result.returncode == 5, result.stderr
     assert time.monotonic() - started < 10
