@@ -128,3 +128,14 @@ def test_a_clock_can_be_shared_and_only_moves_forward():
         clock.advance(-0.5)
     with pytest.raises(ValueError):
         clock.advance(float("nan"))
+
+
+def test_a_creatomate_window_resets_too(sim, client):
+    sim.configure(creatomate_budget=(1, 10.0))
+    jid = sim.add_job("creatomate", queued=0, running=0)
+    get = lambda: client.get(f"/v1/renders/{jid}", headers={"Authorization": "Bearer k"})
+    assert get().status_code == 200
+    sim.advance(5)
+    assert get().status_code == 429
+    sim.advance(5)
+    assert get().status_code == 200
