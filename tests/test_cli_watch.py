@@ -164,13 +164,15 @@ def test_short_interval_is_honoured(sim, env):
     proc = start_cli("watch", "--json", "-i", "0.2", "--max-interval", "5", "-t", "60",
                      f"muvi:{job_id}", env=env)
     try:  # counted from the first request: start-up takes seconds on a loaded machine
-        wait_until(lambda: len(sim.requests(path=path)) >= 3 or proc.poll() is not None)
+        wait_until(lambda: len(sim.requests(path=path)) >= 4 or proc.poll() is not None)
     finally:
         proc.kill()
         proc.communicate(timeout=20)
     times = [r["t"] for r in sim.requests(path=path)]
-    assert len(times) >= 3
-    assert times[1] - times[0] < 0.6  # 0.2 s (+10% jitter, + a noisy machine), not 5 s
+    assert len(times) >= 4
+    # 0.2 s (+10% jitter, + a noisy machine), not 5 s: the shortest of the first three
+    # waits, as one of them can be stretched by a loaded machine's scheduler.
+    assert min(b - a for a, b in zip(times, times[1:4])) < 0.6, times
 
 
 # ---- endings ----------------------------------------------------------------------
