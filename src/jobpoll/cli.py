@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
             _ignore_signals()  # the verdict is in: a late signal must not turn it into a traceback
         sys.stdout.flush()
     except BrokenPipeError:
-        code = _quiet_broken_pipe() if code != 130 else 130
+        quiet = _quiet_broken_pipe()
+        code = 130 if code == 130 else quiet
     except OutputError as exc:
         failed = _output_failed(exc)
         code = 130 if code == 130 else failed  # a hang-up took the terminal: interrupted still
