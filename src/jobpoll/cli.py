@@ -30,7 +30,7 @@ def command_name(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     """Run jobpoll; map every failure to one line on stderr and an exit code."""
     args = sys.argv[1:] if argv is None else list(argv)
-    from jobpoll.stdio import OutputError, guard_streams
+    from jobpoll.stdio import guard_streams
 
     guard_streams()
     code = 0
@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         quiet = _quiet_broken_pipe()
         code = 130 if code == 130 else quiet
-    except OutputError as exc:
+    except Exception as exc:  # only stdout's own failure (OutputError) is expected here
+        from jobpoll.errors import OutputError
+
+        if not isinstance(exc, OutputError):
+            raise
         failed = _output_failed(exc)
         code = 130 if code == 130 else failed  # a hang-up took the terminal: interrupted still
     _settle_stderr()
@@ -59,8 +63,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(args: list[str]) -> int:
     """The command's exit code, every failure mapped to one line on stderr."""
-    from jobpoll.errors import JobpollError
-    from jobpoll.stdio import OutputError
+    from jobpoll.errors import JobpollError, OutputError
 
     try:
         from jobpoll.app import COMMANDS, build_app

@@ -101,3 +101,9 @@ class UnfinishedError(JobpollError, TimeoutError):
 
 class Interrupted(JobpollError):
     exit_code = ExitCode.INTERRUPTED
+
+
+class OutputError(JobpollError):
+    """stdout cannot take the results: it was closed, or the disk is full (stdio.py)."""
+
+    exit_code = ExitCode.OUTPUT

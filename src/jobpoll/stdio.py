@@ -16,16 +16,10 @@ import errno
 import io
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jobpoll.errors import JobpollError
-from jobpoll.exits import ExitCode
-
-
-class OutputError(JobpollError):
-    """stdout cannot take the results."""
-
-    exit_code = ExitCode.OUTPUT
+if TYPE_CHECKING:  # imported on a failure only: `jobpoll --version` pays for nothing more
+    from jobpoll.errors import OutputError
 
 
 class _ClosedStdout(io.TextIOBase):
@@ -86,7 +80,9 @@ class GuardedStdout(io.TextIOBase):
         return getattr(self._stream, name)
 
 
-def _output_error(exc: OSError) -> OutputError:
+def _output_error(exc: OSError) -> "OutputError":
+    from jobpoll.errors import OutputError
+
     reason = "it is closed" if exc.errno == errno.EBADF else (exc.strerror or str(exc))
     return OutputError(f"cannot write the results to stdout: {reason}")
 

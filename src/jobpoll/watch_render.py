@@ -103,7 +103,7 @@ class _Sink:
         try:
             self.flush()
         except (OSError, JobpollError) as exc:  # raised here it would only be logged by the event loop
-            self._failed = exc  # (a full disk comes as stdio's OutputError)
+            self._failed = exc  # (a full disk comes as an OutputError)
 
     def flush(self) -> None:
         self._flush_due = False
