@@ -22,7 +22,7 @@ from nettools import (Proxy, ScriptedServer, drip_server, http_reply, refused_po
 MUVI_JOB = {"id": "job_abc123def456", "status": "completed", "progress": 100,
             "output": "https://cdn.example/v.mp4", "createdAt": "2026-05-12T07:00:00Z"}
 JOB_BODY = json.dumps(MUVI_JOB).encode()
-CLIENTS = ("sync", "async", "aiohttp")
+CLIENTS = ("sync", "threads", "aiohttp")  # status/list, a small watch, a large watch
 
 
 def endpoint_for(base_url: str, key: str = TEST_KEY):
@@ -314,4 +314,25 @@ def test_every_client_honours_proxies_and_the_trust_store(kind, via, tls_server,
         assert proxy.heads[0].startswith(f"CONNECT 127.0.0.1:{server.port} ".encode())
         assert b"Proxy-Authorization: Basic dTpwQHNz" in proxy.heads[0]  # u:p@ss
     assert TEST_KEY.encode() not in proxy.raw
+    proxy.close()
+
+
+def test_the_download_client_sees_the_same_network(tls_server, monkeypatch):
+    """Downloads (engine/download.open_client) are built from http.client_settings:
+    the same proxy (with its credentials) and the same trust store."""
+    from jobpoll.engine.download import open_client
+
+    server, pem = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(pem))
+    proxy = Proxy("u", "pw")
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url("u:pw"))
+
+    async def go():
+        async with open_client() as client:
+            response = await client.get(server.url + "/outputs/v.mp4")
+            return response.status_code, "authorization" in response.request.headers
+
+    assert asyncio.run(go()) == (200, False)
+    assert proxy.heads[0].startswith(f"CONNECT 127.0.0.1:{server.port} ".encode())
+    assert b"Proxy-Authorization: Basic " in proxy.heads[0]
     proxy.close()

@@ -170,6 +170,7 @@ SYNC_TRANSPORT_QUOTES = """
 """
 ASYNC_TRANSPORT_QUOTES = """
     import httpx
+    import jobpoll.http
     def stream(self, method, url, *, headers=None, **kw):
         raise ValueError(f"Illegal header value {headers!r}")
     httpx.AsyncClient.stream = stream
@@ -177,12 +178,14 @@ ASYNC_TRANSPORT_QUOTES = """
 
 
 def test_a_transport_error_quoting_the_request_shows_no_key(sim, env):
-    """Every auth header style, both clients (status: httpx.Client; watch:
-    httpx.AsyncClient), under JOBPOLL_DEBUG=1: a network error (exit 6, one line), no traceback,
-    no key."""
+    """Every auth header style, every client (status and a small watch: httpx.Client;
+    a large watch: httpx.AsyncClient), under JOBPOLL_DEBUG=1: a network error (exit
+    6, one line), no traceback, no key."""
     refs = [f"{p}:{sim.add_job(p, queued=0, running=0)}" for p in PROVIDERS]
     for patch, args in ((SYNC_TRANSPORT_QUOTES, ["status", *refs]),
-                        (ASYNC_TRANSPORT_QUOTES, ["watch", *FAST, "--retries", "0", *refs])):
+                        (SYNC_TRANSPORT_QUOTES, ["watch", *FAST, "--retries", "0", *refs]),
+                        (ASYNC_TRANSPORT_QUOTES + "    jobpoll.http.AIOHTTP_FROM_JOBS = 1\n",
+                         ["watch", *FAST, "--retries", "0", *refs])):
         result = run_patched(patch, args, env, debug=True)
         assert result.returncode == 6, result.stderr
         lines = result.stderr.splitlines()

@@ -20,10 +20,12 @@ engine/lookup.py, owns the policy). What they guarantee for everyone:
 - network failures become one of four lines: certificate, connection refused,
   could not resolve, timed out (network_errors.py).
 
-Transports: httpx's own for the blocking client and for small watches. A watch of
-many jobs runs httpx over the aiohttp transport, which does about four times the
-requests per CPU second (shared/FINDINGS.md, bench/transports) but costs 0.2 s to
-import; `client_settings` gives it the same trust, proxies, limits and timeouts.
+Transports: httpx.Client for `status`, `list` and a watch of few jobs (on daemon
+threads, blocking.py: nothing more to import, so `watch` starts like `status`). A
+watch of many jobs runs httpx.AsyncClient over the aiohttp transport, which does
+about four times the requests per CPU second of httpx's own async pool
+(shared/FINDINGS.md, bench/transports) but costs 0.2 s to import;
+`client_settings` gives every client the same trust, proxies, limits and timeouts.
 """
 
 from __future__ import annotations
@@ -422,8 +424,7 @@ class SyncHttp:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _client(self, endpoint: "Endpoint") -> Any:
-        bundle = getattr(endpoint, "ca_bundle", None)
+    def _client_for(self, bundle: str | None) -> Any:
         with self._lock:
             client = self._clients.get(bundle)
         if client is None:
@@ -440,7 +441,7 @@ class SyncHttp:
         from jobpoll import netguard
         from jobpoll.network_errors import network_error
 
-        client = self._client(endpoint)
+        client = self._client_for(getattr(endpoint, "ca_bundle", None))
         url = _with_query(build_url(endpoint.base_url, request), request.params)
         headers = _headers_for(endpoint)  # every hop stays on the key's origin (_next_hop)
         for _ in range(MAX_REDIRECTS + 1):
@@ -480,19 +481,27 @@ def _past_deadline(started: float) -> bool:
 
 
 class AsyncHttp:
-    """The watch engine's client: shared httpx.AsyncClients (one per trust store),
-    on httpx's own transport or, with `aiohttp`, over aiohttp's."""
+    """The watch engine's client. A watch of few jobs sends with the blocking
+    client (SyncHttp, as `status` does) on a few daemon threads: nothing more to
+    import (httpx's own async transport needs anyio, ~20 ms a start), the same
+    deadline. With `aiohttp` (many jobs): shared httpx.AsyncClients, one per trust
+    store, over the aiohttp transport."""
 
     def __init__(self, *, verbose: bool = False, log: TextIO | None = None, max_connections: int = 100,
                  aiohttp: bool = False):
-        import asyncio
-
-        self._asyncio = asyncio
         self._aiohttp = aiohttp
         self._max_connections = max_connections
         self._clients: dict[str | None, Any] = {}
         self._log = _Logger(verbose, log)
-        self._client(None)  # settings errors (a bad proxy URL) surface before the first job
+        self._blocking: SyncHttp | None = None
+        if aiohttp:
+            self._client(None)  # settings errors (a bad proxy URL) surface before the first job
+        else:
+            from jobpoll.blocking import DaemonThreads
+
+            self._blocking = SyncHttp(verbose=verbose, log=log)
+            self._blocking._client_for(None)
+            self._threads = DaemonThreads(min(max_connections, 16))
 
     def _client(self, bundle: str | None) -> Any:
         client = self._clients.get(bundle)
@@ -506,11 +515,18 @@ class AsyncHttp:
         return client
 
     async def aclose(self) -> None:
+        if self._blocking is not None:
+            self._threads.close()
+            self._blocking.close()
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
 
     async def get(self, endpoint: "Endpoint", request: Request) -> Answer:
+        if self._blocking is not None:
+            return await self._threads.run(self._blocking.get, endpoint, request)
+        import asyncio
+
         import httpx
 
         from jobpoll.network_errors import network_error
@@ -522,7 +538,7 @@ class AsyncHttp:
             self._log.request("GET", url, headers, endpoint)
             started = time.monotonic()
             try:
-                async with self._asyncio.timeout(TIMEOUT_TOTAL):  # connect, proxy, TLS and body
+                async with asyncio.timeout(TIMEOUT_TOTAL):  # connect, proxy, TLS and body
                     async with client.stream("GET", url, headers=headers) as response:
                         status = response.status_code
                         if status not in _REDIRECT_CODES and status != 407:
