@@ -439,7 +439,6 @@ class SyncHttp:
         import httpx
 
         from jobpoll import netguard
-        from jobpoll.network_errors import network_error
 
         client = self._client_for(getattr(endpoint, "ca_bundle", None))
         url = _with_query(build_url(endpoint.base_url, request), request.params)
@@ -462,6 +461,8 @@ class SyncHttp:
             except UnavailableError:
                 raise
             except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
+                from jobpoll.network_errors import network_error
+
                 raise network_error(exc, endpoint, url, time.monotonic() - started,
                                     deadline_passed=_past_deadline(started)) from None
             if status == 407:
@@ -529,8 +530,6 @@ class AsyncHttp:
 
         import httpx
 
-        from jobpoll.network_errors import network_error
-
         client = self._client(getattr(endpoint, "ca_bundle", None))
         url = _with_query(build_url(endpoint.base_url, request), request.params)
         headers = _headers_for(endpoint)  # every hop stays on the key's origin (_next_hop)
@@ -550,6 +549,8 @@ class AsyncHttp:
             except UnavailableError:
                 raise
             except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, *_aiohttp_errors()) as exc:
+                from jobpoll.network_errors import network_error
+
                 raise network_error(exc, endpoint, url, time.monotonic() - started,
                                     deadline_passed=_past_deadline(started)) from None
             if status == 407:
