@@ -532,3 +532,16 @@ def test_downloads_go_through_the_environments_proxy_without_the_key(sim, env, t
     to_files = [h for h in proxy.heads if h.startswith(f"GET {sim.files_url}/".encode())]
     assert len(to_files) == 1 and f"/outputs/{job}/output_0.mp4".encode() in to_files[0]
     assert TEST_KEY.encode() not in to_files[0] and b"authorization" not in to_files[0].lower()
+
+
+def test_at_a_terminal_hook_output_and_saved_files_print_above_the_live_rows(sim, env, tmp_path):
+    from ptyrun import run_on_pty
+
+    job = sim.add_job("muvi", queued=0.1, running=0.3)
+    code, screen, _ = run_on_pty(["watch", *FAST, "--download", str(tmp_path), "--exec", "echo hook-says $JOBPOLL_ID",
+                                  f"muvi:{job}"], env, timeout=60)
+    assert code == 0
+    text = screen.decode("utf-8", "replace")
+    # Each line comes after the live rows were erased (ESC[2K), never written across them.
+    assert f"\x1b[2Khook-says {job}\r\n" in text
+    assert f"\x1b[2Kjobpoll: muvi:{job}: saved " in text and (tmp_path / f"muvi-{job}.mp4").is_file()

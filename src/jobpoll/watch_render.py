@@ -391,6 +391,11 @@ class WatchView:
         elif kind is Kind.HEARTBEAT and self.heartbeat_lines and not self.quiet:
             self._line(f"jobpoll: still waiting: {heartbeat_text(update)}")
 
+    def relay(self, text: str) -> None:
+        """A line of someone else's output (a --exec hook's) on stderr, above any
+        live display, as it is."""
+        self._line(text)
+
     def to_stdout(self, update: Update) -> None:
         if self.sink is not None:
             self.sink.update(update)

@@ -206,6 +206,8 @@ class _AfterFinal:
         self._plan, self._view, self._codes = plan, view, codes
         self._held: dict[str, Any] = {}
         self._saving = options.directory is not None
+        if view.live is not None and options.command is not None:
+            options.relay = view.relay
         self._finisher = Finisher(options, self._done, self._saved)
 
     def takes(self, update: Any) -> bool:

@@ -41,6 +41,7 @@ class FinishOptions:
     template: str | None = None
     retries: int = 5
     command: str | None = None  # --exec CMD
+    relay: Callable[[str], None] | None = None  # where the hook's output lines go (else stderr)
     progress: Any = None
     log: Callable[[str], None] | None = None
     renew: Any = None  # see Downloader
@@ -108,7 +109,7 @@ class Finisher:
             if self._hooks is None:
                 from jobpoll.engine.hooks import Hooks
 
-                self._hooks = Hooks(options.command)
+                self._hooks = Hooks(options.command, relay=options.relay)
             done.hook = await self._hooks.run(job, done.files)
         self.finished.append(done)
         self._on_done(done)

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, Callable, TextIO
 
 from jobpoll.model import Job
 
@@ -57,21 +57,30 @@ def hook_environment(job: Job, files: list[str], base: dict[str, str] | None = N
 class Hooks:
     """Runs CMD for finished jobs, a few at a time."""
 
-    def __init__(self, command: str, *, stderr: TextIO | None = None, at_once: int = HOOKS_AT_ONCE):
+    def __init__(self, command: str, *, stderr: TextIO | None = None, at_once: int = HOOKS_AT_ONCE,
+                 relay: Callable[[str], None] | None = None):
         self.command = command
         self._stderr = stderr
         self._gate = asyncio.Semaphore(at_once)
+        # With a live display on the terminal, the hook's output is passed through it
+        # line by line (else it would be written across the display's rows).
+        self._relay = relay
 
     async def run(self, job: Job, files: list[str]) -> HookResult:
         out = self._stderr or sys.stderr
         out.flush()
+        target: Any = out.fileno() if self._relay is None else asyncio.subprocess.PIPE
         async with self._gate:
             proc = await asyncio.create_subprocess_shell(
                 self.command, env=hook_environment(job, files), stdin=asyncio.subprocess.DEVNULL,
-                stdout=out.fileno(), stderr=out.fileno(),
+                stdout=target, stderr=asyncio.subprocess.STDOUT if self._relay else target,
                 start_new_session=True,  # Ctrl-C is jobpoll's to handle; the hook ends with it below
             )
             try:
+                if self._relay is not None:
+                    assert proc.stdout is not None
+                    async for raw in proc.stdout:
+                        self._relay(raw.decode("utf-8", "replace").rstrip("\n"))
                 code = await proc.wait()
             except asyncio.CancelledError:
                 _end(proc)
