@@ -237,3 +237,21 @@ def test_jobpoll_download_raises_a_failed_download_or_puts_it_in_place(sim, api_
     assert raised.value.exit_code == 6 and raised.value.job == f"muvi:{bad}"
     error, saved = jobpoll.download([f"muvi:{bad}", f"muvi:{good}"], tmp_path, return_exceptions=True)
     assert isinstance(error, jobpoll.DownloadError) and saved.files == [str(tmp_path / f"muvi-{good}.mp4")]
+
+
+def test_files_travel_at_once_within_the_connection_bound(tmp_path):
+    in_flight, most = 0, 0
+
+    async def handler(request):
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return streamed(200, BODY)
+
+    outputs = tuple(Output("video", f"https://cdn.example/r/{i}.mp4") for i in range(10))
+    job = done_job(outputs=outputs)
+    saved = run(handler, items_for(job, ["video"], "{index}{ext}"), tmp_path, connections=3)
+    assert saved.errors == [] and len(saved.files) == 10
+    assert most == 3
