@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
+import time
 
 import pytest
 
@@ -143,10 +145,13 @@ def test_final_tables_on_a_40_column_terminal_keep_states_whole_and_ids_apart(si
 
 def test_live_rows_on_a_40_column_terminal_show_state_and_the_end_of_each_id(sim, env):
     refs = [f"muvi:{sim.add_job('muvi', queued=0, running=600)}" for _ in range(3)]
-    with PtyRun(["watch", *FAST, "-t", "2", *refs], env, cols=40, rows=20) as run:
+    with PtyRun(["watch", *FAST, *refs], env, cols=40, rows=20) as run:
+        assert run.wait_for(b"3 running", timeout=60)  # every job answered (the footer)
+        time.sleep(0.5)  # a redraw or two with every row running
+        run.send_signal(signal.SIGINT)
         code, screen, _ = run.finish(timeout=60)
     text = plain(screen)
-    assert code == 5
+    assert code == 130
     for ref in refs:
         rows = [line for line in text.splitlines() if ref[-6:] in line and "running" in line]
         assert rows, (ref, text[-2000:])  # told apart, with the state
@@ -154,9 +159,11 @@ def test_live_rows_on_a_40_column_terminal_show_state_and_the_end_of_each_id(sim
 
 def test_more_jobs_than_terminal_rows_says_how_many_are_not_shown(sim, env):
     refs = [f"muvi:{sim.add_job('muvi', queued=0, running=600)}" for _ in range(25)]
-    with PtyRun(["watch", *FAST, "-t", "2", *refs], env, cols=120, rows=15) as run:
+    with PtyRun(["watch", *FAST, *refs], env, cols=120, rows=15) as run:
+        assert run.wait_for(b"25 running", timeout=60)  # every job answered (the footer)
+        run.send_signal(signal.SIGINT)
         code, screen, _ = run.finish(timeout=60)
     text = plain(screen)
-    assert code == 5
+    assert code == 130
     # 15 lines: 12 rows, the "+13 more" line, the footer, the line the cursor rests on.
     assert "+13 more (13 unfinished)" in text, text[-3000:]
