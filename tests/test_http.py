@@ -336,3 +336,13 @@ def test_the_download_client_sees_the_same_network(tls_server, monkeypatch):
     assert proxy.heads[0].startswith(f"CONNECT 127.0.0.1:{server.port} ".encode())
     assert b"Proxy-Authorization: Basic " in proxy.heads[0]
     proxy.close()
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_a_server_that_hangs_up_is_not_called_a_timeout(kind):
+    """httpx-aiohttp reports every aiohttp connection error as ConnectTimeout; a
+    server closing the connection without an answer is not a timeout."""
+    server = ScriptedServer([b""], close_after_each=True)
+    line = fails(kind, server.url)
+    assert "cannot reach muvi" in line and "time" not in line.lower(), line
+    server.close()

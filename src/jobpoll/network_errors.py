@@ -43,7 +43,10 @@ def _is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return True
     name = type(exc).__name__
-    return "Timeout" in name and name != "ConnectTimeout"  # aiohttp's transport says ConnectTimeout for everything
+    # Not ConnectTimeout by its name alone: httpx-aiohttp raises it for every
+    # aiohttp connection error (refused, reset, disconnected); a real one has a
+    # TimeoutError under it.
+    return "Timeout" in name and name != "ConnectTimeout"
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
@@ -63,9 +66,6 @@ def classify(exc: BaseException) -> tuple[str, str]:
             return "refused", ""
     for cause in causes:
         if _is_timeout(cause):
-            return "timeout", ""
-    for cause in causes:
-        if type(cause).__name__ == "ConnectTimeout" and not any(c is not cause and isinstance(c, OSError) for c in causes):
             return "timeout", ""
     return "other", str(exc) or type(exc).__name__
 
