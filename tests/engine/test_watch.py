@@ -110,3 +110,21 @@ def test_five_thousand_jobs_are_cheap():
     assert stop is Stop.FINISHED
     assert sum(1 for u in updates if u.kind is Kind.FINAL) == 5000
     assert cpu < 30, cpu  # ~15,000 lookups with parsing; generous for a noisy machine
+
+
+def test_the_watchs_exit_status_follows_specs_precedence():
+    from jobpoll.engine.updates import JobResult, watch_exit_code
+    from jobpoll.errors import AuthError
+    from jobpoll.model import Job
+    from jobpoll.refs import JobRef
+
+    def result(state, finished=True):
+        return JobResult(JobRef("muvi", "j"), Job("muvi", "j", state, state.value), None, finished)
+
+    done, failed, running = result(State.DONE), result(State.FAILED), result(State.RUNNING, False)
+    assert watch_exit_code([done], Stop.FINISHED) == 0
+    assert watch_exit_code([done, failed], Stop.FINISHED) == 1
+    assert watch_exit_code([done, running], Stop.DEADLINE) == 5
+    assert watch_exit_code([failed, running], Stop.INTERRUPTED) == 130
+    assert watch_exit_code([failed], Stop.FINISHED, [AuthError("no key")]) == 3
+    assert watch_exit_code([running], Stop.FAIL_FAST) == 0  # the job that failed speaks, not the rest

@@ -145,21 +145,19 @@ def run_watch(
     beside the watch, which waits for them before it ends."""
     import asyncio
 
-    from jobpoll.engine.updates import Stop
+    from jobpoll.engine.updates import Stop, watch_exit_code
     from jobpoll.errors import JobpollError
-    from jobpoll.exits import ExitCode, combine
     from jobpoll.watch_render import make_view
 
     if view is None:
         view = make_view(mode, field=field, color=app.color, quiet=app.quiet, heartbeat=plan.options.heartbeat)
-    codes: list[int] = []
-    for error in plan.gathered.errors.values():
+    errors = list(plan.gathered.errors.values())
+    for error in errors:
         view.error(error)
-        codes.append(error.exit_code)
     targets = plan.gathered.targets
     if not targets:
         plan.close()
-        return combine(codes), [], Stop.FINISHED
+        return watch_exit_code([], Stop.FINISHED, errors), [], Stop.FINISHED
 
     after = _AfterFinal(plan, view, finish, codes) if finish is not None else None
 
@@ -188,10 +186,7 @@ def run_watch(
         if stop is not Stop.INTERRUPTED:
             raise
         # SIGHUP: the terminal may be gone; the last states were shown where possible.
-    codes.extend(c for c in (r.exit_code(stop) for r in results) if c is not None)
-    if stop is Stop.INTERRUPTED:
-        codes.append(ExitCode.INTERRUPTED)
-    return combine(codes), results, stop
+    return watch_exit_code(results, stop, errors), results, stop
 
 
 class _AfterFinal:

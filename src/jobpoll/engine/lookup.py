@@ -114,7 +114,7 @@ def classify(exc: BaseException, ref: str) -> tuple[Failure, JobpollError]:
 # ---- what a lookup shows --------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """A job's lookup: the job, or the error that stopped it, and the warnings it
     is worth (a forgotten job shown from the history, an unknown status word)."""

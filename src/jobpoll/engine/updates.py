@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from jobpoll.errors import JobpollError
 from jobpoll.exits import ExitCode
@@ -95,3 +95,15 @@ class JobResult:
         if stop is Stop.INTERRUPTED:
             return ExitCode.INTERRUPTED
         return None  # left unfinished by --fail-fast: the job that failed speaks
+
+
+def watch_exit_code(results: "Iterable[JobResult]", stop: Stop, errors: "Iterable[JobpollError]" = ()) -> ExitCode:
+    """A watch's one exit status by SPEC's precedence: the references that could
+    not be watched, every job's part, and an interruption."""
+    from jobpoll.exits import combine
+
+    codes = [int(error.exit_code) for error in errors]
+    codes.extend(c for c in (r.exit_code(stop) for r in results) if c is not None)
+    if stop is Stop.INTERRUPTED:
+        codes.append(ExitCode.INTERRUPTED)
+    return combine(codes)
