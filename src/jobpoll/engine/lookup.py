@@ -71,7 +71,7 @@ def steps(provider: "Provider", job_id: str, previous: Job | None, *, patience: 
     except RateLimitedError as exc:
         wait = exc.retry_at - time.time()
         if wait <= patience:
-            raise FollowupLimited(exc.message, retry_at=exc.retry_at, job=exc.job, hint=exc.hint) from None
+            raise FollowupLimited(exc.message, retry_at=exc.retry_at, given=exc.given, job=exc.job, hint=exc.hint) from None
         return Found(job, f"{job.ref}: done, but the download link is rate limited for another "
                           f"{wait / 60:.0f} min; get it later with 'jobpoll status {job.ref}'")
     return Found(provider.apply_followup(job, extra, utcnow()))
