@@ -147,6 +147,7 @@ def run_watch(
 
     from jobpoll.engine.updates import Stop, watch_exit_code
     from jobpoll.errors import JobpollError
+    from jobpoll.exits import combine
     from jobpoll.watch_render import make_view
 
     if view is None:
@@ -159,6 +160,7 @@ def run_watch(
         plan.close()
         return watch_exit_code([], Stop.FINISHED, errors), [], Stop.FINISHED
 
+    codes: list[int] = []  # what saving outputs and running hooks add
     after = _AfterFinal(plan, view, finish, codes) if finish is not None else None
 
     def handle(update) -> None:
@@ -186,7 +188,7 @@ def run_watch(
         if stop is not Stop.INTERRUPTED:
             raise
         # SIGHUP: the terminal may be gone; the last states were shown where possible.
-    return watch_exit_code(results, stop, errors), results, stop
+    return combine([watch_exit_code(results, stop, errors), *codes]), results, stop
 
 
 class _AfterFinal:
