@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 from jobpoll.engine.updates import PollOptions, Stop
@@ -84,3 +85,29 @@ def test_muvi_is_listed_and_each_ending_finished_by_one_single_lookup():
     # Only unfinished jobs are listed (pending, then processing): pages shrink as jobs end.
     assert all(c[2]["limit"] == "100" and c[2]["status"] in ("pending", "processing") for c in lists)
     assert not [c for c in lists if c[0] > 0.35 and c[2].get("cursor")]  # nothing left to page through
+
+
+def test_a_job_ended_on_the_first_page_is_reported_before_the_next_page_is_asked_for():
+    # 10,000 jobs make a list cycle of a hundred pages: each page's jobs count as it
+    # arrives, not when the last page has.
+    ids = [f"{i:016d}" for i in range(250)]
+    created = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    updates = []
+    finals_when_asked = []
+
+    def answer(endpoint, request, now):
+        start = int(request.params.get("next_token") or 0)
+        if start:
+            finals_when_asked.append(sum(1 for u in updates if u.kind.value == "final"))
+        page = ids[start:start + 100]
+        nxt = start + 100 if start + 100 < len(ids) else None
+        # The first job has ended from the start; the rest end after 0.3 s.
+        movies = [j2v_movie(p, "done" if p == ids[0] or now > 0.3 else "running", created) for p in page]
+        return body(200, {"success": True, "movies": movies,
+                          "next_token": str(nxt) if nxt else None, "has_next": nxt is not None})
+
+    watcher = WatchLoop(targets("json2video", ids), PollOptions(interval=0.05, max_interval=0.1),
+                        FakeHttp(answer))
+    stop = asyncio.run(watcher.run(updates.append))
+    assert stop is Stop.FINISHED
+    assert finals_when_asked[0] == 1  # the first job's ending was out before page 2 was asked for

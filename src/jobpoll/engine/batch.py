@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from jobpoll.engine import schedule
 from jobpoll.engine.schedule import Cadence, Traits
@@ -42,6 +42,16 @@ class Batch:
         self.members: dict[str, Tracked] = {}
         self.cadence = cadence
         self.failures = 0
+
+
+class _Taken:
+    """What one list cycle's pages did to its members."""
+
+    __slots__ = ("changed", "observed")
+
+    def __init__(self) -> None:
+        self.changed = False
+        self.observed: list[Tracked] = []
 
 
 class Batcher:
@@ -78,8 +88,27 @@ class Batcher:
         route = batch.route
         provider = route.endpoint.provider
         members = dict(batch.members)
+        pages = _Taken()
+
+        def take(jobs: list[Job]) -> None:
+            # Each page's jobs as it arrives: with thousands of jobs a cycle is many
+            # pages, and a job that ended should not wait for the last of them.
+            now = loop.clock()
+            for job in jobs:
+                t = members.get(job.id)
+                if t is None or t.finished or t.batch is not batch:
+                    continue
+                if job.terminal and not batch.policy.complete:
+                    # The list says it ended but lacks what an ending carries (Muvi's
+                    # outputs and error details): one single lookup finishes it.
+                    self._detach(t, now)
+                    pages.changed = True
+                else:
+                    pages.changed |= loop.jobs.observe(t, job, now, reschedule=False)
+                    pages.observed.append(t)
+
         try:
-            found = await self._list_members(batch, members)
+            found = await self._list_members(batch, members, take)
         except RateLimitedError as exc:
             if not exc.given:  # no usable time to come back: a floor, and it counts
                 batch.failures += 1
@@ -105,28 +134,15 @@ class Batcher:
             loop.done_sending(route)
         batch.failures = 0
         now = loop.clock()
-        changed = False
-        observed: list[Tracked] = []
         for job_id, t in members.items():
-            if t.finished or t.batch is not batch:
-                continue
-            job = found.get(job_id)
-            if job is None:
+            if job_id not in found and not t.finished and t.batch is batch:
                 # Not in the window, or not returned: this one is looked up alone.
                 self._detach(t, now)
-            elif job.terminal and not batch.policy.complete:
-                # The list says it ended but lacks what an ending carries (Muvi's
-                # outputs and error details): one single lookup finishes it.
-                self._detach(t, now)
-                changed = True
-            else:
-                changed |= loop.jobs.observe(t, job, now, reschedule=False)
-                observed.append(t)
         max_interval = loop.options.max_interval
-        delay = schedule.next_batch_delay(batch.cadence, changed=changed, now=now,
+        delay = schedule.next_batch_delay(batch.cadence, changed=pages.changed, now=now,
                                           max_interval=max_interval, rng=loop.rng)
-        for t in observed:
-            if t.finished or t.job is None:
+        for t in pages.observed:
+            if t.finished or t.job is None or t.batch is not batch:
                 continue
             hop = schedule.aim_alone(t.cadence, t.job, now, delay, max_interval)
             if hop is not None:
@@ -139,9 +155,11 @@ class Batcher:
             return
         loop.push(now + delay, batch)
 
-    async def _list_members(self, batch: Batch, members: dict[str, "Tracked"]) -> dict[str, Job]:
+    async def _list_members(self, batch: Batch, members: dict[str, "Tracked"],
+                            take: Callable[[list[Job]], None]) -> dict[str, Job]:
         """Page through the provider's list until every member is found, or the list
-        can hold none of the missing ones any more."""
+        can hold none of the missing ones any more; each page's members go to
+        `take` as it arrives."""
         endpoint = batch.route.endpoint
         provider = endpoint.provider
         created = [created_of(t) for t in members.values()]
@@ -166,9 +184,10 @@ class Batcher:
                 answer = await self.loop.http.get(endpoint, request)
                 batch.route.pacer.observe(answer.headers, self.loop.clock())
                 page = provider.parse_list(answer, utcnow())
-                for job in page.jobs:
-                    if job.id in members:
-                        found[job.id] = job  # a later query is the fresher answer
+                mine = [job for job in page.jobs if job.id in members]
+                for job in mine:
+                    found[job.id] = job  # a later query is the fresher answer
+                take(mine)
                 cursor = page.cursor
                 if not cursor or len(found) == len(members):
                     break
