@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 
@@ -144,6 +145,14 @@ def parse_time(value: Any) -> datetime | None:
     """A provider's timestamp as an aware UTC datetime; None when absent or unreadable."""
     if not isinstance(value, str) or not value.strip():
         return None
+    return _parse_text(value)
+
+
+# A watch reads the same timestamps again and again (each job's created_at at every
+# list cycle and history write): each distinct text is parsed once. Enough for the
+# 10,000 jobs of one big watch; datetimes are immutable, so sharing them is safe.
+@lru_cache(maxsize=32768)
+def _parse_text(value: str) -> datetime | None:
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -161,5 +170,12 @@ def parse_time(value: Any) -> datetime | None:
 
 def normalize_time(value: Any) -> str | None:
     """A provider's timestamp re-written as ISO-8601 UTC with Z, or None."""
+    if not isinstance(value, str):
+        return None
+    return _normalize_text(value)
+
+
+@lru_cache(maxsize=32768)
+def _normalize_text(value: str) -> str | None:
     moment = parse_time(value)
     return iso_utc(moment) if moment else None
