@@ -135,10 +135,19 @@ def utcnow() -> datetime:
 
 def iso_utc(moment: datetime) -> str:
     """ISO-8601 UTC with a Z suffix and millisecond precision."""
-    moment = moment.astimezone(timezone.utc)
+    global _last_iso
+    last = _last_iso
+    if last[0] is moment:  # a list page's hundred jobs were all checked at one moment
+        return last[1]
+    utc = moment.astimezone(timezone.utc)
     # The year padded by hand: strftime's %Y writes year 931 as "931", which sorts
     # after "2026" as text.
-    return f"{moment.year:04d}-" + moment.strftime("%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    text = f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    _last_iso = (moment, text)
+    return text
+
+
+_last_iso: tuple[datetime | None, str] = (None, "")
 
 
 def parse_time(value: Any) -> datetime | None:
