@@ -18,6 +18,17 @@ TEST_KEY = "sk-test-9f8e7d6c5b4a3210"  # distinctive, so a leak is easy to spot
 FAST = ("-i", "0.2", "--max-interval", "1")  # watch intervals for tests: quick, still paced
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow start first: under -n 4 a long wait begun early overlaps the
+    rest of the run instead of trailing after it. A stable sort, so every xdist
+    worker collects the same order. A slow mark must say why."""
+    for item in items:
+        mark = item.get_closest_marker("slow")
+        if mark is not None and not mark.args:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.slow needs the reason it is slow")
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def sim():
     from jobpoll.simulator import Simulator

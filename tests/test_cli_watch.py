@@ -314,6 +314,9 @@ def test_a_reelbot_429_with_only_reset_at_is_waited_out(sim, env):
     assert after and min(after) >= 3.0 - 0.05, after  # resetAt is 3 s after the 429
 
 
+@pytest.mark.slow("Reelbot's published budget is 60 status lookups a minute: the 40-odd lookups "
+                  "that twenty jobs need are paced over about 25 s (the same pacing against a "
+                  "10-second window is test_cli_defined's Creatomate test)")
 def test_twenty_reelbot_jobs_stay_inside_the_budget_and_all_finish(sim, env):
     key = own_reelbot_key(env)
     refs = [f"reelbot:{sim.add_job('reelbot', queued=0.5, running=2.0)}" for _ in range(20)]

@@ -52,6 +52,7 @@ class Pane:
 
 
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+@pytest.mark.slow("`jobpoll demo` as a user runs it, in its own simulator: its jobs take 5-15 s by design")
 def test_demo_shows_live_rows_bars_and_then_the_summary(tmp_path):
     env = clean_env(tmp_path)
     env["TERM"] = "xterm-256color"

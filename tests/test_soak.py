@@ -75,6 +75,7 @@ def _replay_faults(log: list[dict]) -> list[str | None]:
 
 
 @pytest.mark.soak
+@pytest.mark.slow("500 jobs whose renders take up to 7.5 s, watched to their ends through random faults")
 def test_watch_of_500_jobs_with_one_lookup_in_ten_faulty_ends_true(tmp_path):
     from jobpoll.history import open_history
     from jobpoll.simulator import Simulator
