@@ -103,7 +103,7 @@ def _abort(request: web.Request, *, rst: bool = True) -> None:
 
 
 class FaultAnswers:
-    """Mixin of the Simulator: answering, with or without a fault."""
+    """Base of the endpoint classes (_endpoints.py): answering, with or without a fault."""
 
     foreign_url: str
 

@@ -117,7 +117,7 @@ class Published:
 class FileOrigin:
     """The files listener's state: which paths exist, and serving them."""
 
-    sim: Any  # the Simulator: its jobs, settings and lock
+    sim: Any  # the Simulator: its job table, settings and lock
     base_url: str = ""
     paths: dict[str, Published] = field(default_factory=dict)
     mains: set[tuple[str, str]] = field(default_factory=set)
@@ -183,7 +183,7 @@ class FileOrigin:
     def _job(self, entry: Published) -> Any:
         if entry.job_id is None:
             return None
-        return self.sim._jobs.get(entry.provider, {}).get(entry.job_id)
+        return self.sim._table.get(entry.provider, entry.job_id)
 
     def _fault(self, entry: Published) -> dict | None:
         job = self._job(entry)

@@ -1,4 +1,6 @@
-"""The providers' endpoints (see the package docstring); a mixin of the Simulator."""
+"""The endpoints of the four providers jobpoll first supported (json2video, Pictory,
+Muvi, Reelbot), a class each; see the package docstring. Payloads come from
+_providers.py."""
 
 from __future__ import annotations
 
@@ -10,12 +12,13 @@ import random
 import re
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 
 from . import _providers as P
-from ._faults import FaultAnswers, _dumps
+from ._endpoints import Endpoints, Wrap
+from ._faults import _dumps
 from ._files import presigned_expired
 from ._jobs import DONE, FAILED, GENERIC_ID, J2V_ID, SimJob, iso_epoch, iso_ms
 
@@ -51,26 +54,11 @@ def _parse_date(text: str, *, end: bool) -> float | None:
         return None
 
 
-class ProviderHandlers(FaultAnswers):
-    """json2video, Pictory, Muvi and Reelbot endpoints; state lives in the Simulator."""
+class Json2VideoEndpoints(Endpoints):
+    """GET /v2/movies: one project (?project=) or the list (dates, next_token)."""
 
-    def _lookup(self, provider: str, job_id: str, key: str | None) -> SimJob | None:
-        job = self._jobs[provider].get(job_id)
-        if job is None or (key is not None and not job.visible_to(key)):
-            return None
-        return job
-
-    async def _status_answer(self, request: web.Request, job: SimJob, main: bool,
-                             fault: dict | None, payload: Callable[[SimJob, str, float], Any],
-                             headers: dict | None = None) -> web.StreamResponse:
-        """A known job's status answer, `payload(job, phase, frac)`; the job's own
-        faults win over the random one."""
-        if main:
-            fault = self._job_fault(job, "status", request) or fault
-        return await self._answer(request, job.provider, 200, payload(job, *job.phase()),
-                                  headers, fault=fault, job_id=job.id)
-
-    # ------------------------------------------------------------------ json2video
+    def routes(self, router: web.UrlDispatcher, wrap: Wrap) -> None:
+        router.add_get("/v2/movies", wrap(self._json2video))
 
     async def _json2video(self, request: web.Request, main: bool) -> web.StreamResponse:
         fault = self._random_fault(main)
@@ -83,7 +71,7 @@ class ProviderHandlers(FaultAnswers):
                                           P.j2v_error(P.J2V_MISSING_KEY), fault=fault)
             if key.startswith("bad"):
                 return await self._answer(request, "json2video",
-                                          self._settings["json2video_bad_key_status"],
+                                          self.settings["json2video_bad_key_status"],
                                           P.j2v_error(P.J2V_BAD_KEY), fault=fault)
             if key.startswith("quota"):
                 return await self._answer(request, "json2video", 401,
@@ -96,7 +84,7 @@ class ProviderHandlers(FaultAnswers):
                                       fault=fault, job_id=project)
         job = self._lookup("json2video", project, key)
         if job is None:
-            if self._settings["json2video_unknown_project"] == 400:
+            if self.settings["json2video_unknown_project"] == 400:
                 return await self._answer(request, "json2video", 400, P.j2v_unknown_400(project),
                                           fault=fault, job_id=project)
             return await self._answer(request, "json2video", 200, P.j2v_unknown(project),
@@ -134,8 +122,8 @@ class ProviderHandlers(FaultAnswers):
         except ValueError:
             limit = 100
         page: list[SimJob] = []
-        with self._lock:
-            order, jobs = self._order["json2video"], self._jobs["json2video"]
+        with self.lock:
+            order, jobs = self.table.order["json2video"], self.table.jobs["json2video"]
             lo = bisect.bisect_left(order, (round(start, 3), ""))
             hi = bisect.bisect_right(order, (round(end, 3), "\U0010ffff"))
             if after is not None:
@@ -166,13 +154,17 @@ class ProviderHandlers(FaultAnswers):
             "remaining_quota": dict(P.J2V_LIST_QUOTA),
         }
 
-    # ------------------------------------------------------------------ pictory
+class PictoryEndpoints(Endpoints):
+    """GET /pictoryapis/v1/jobs/{id}, behind Cloudflare's bot protection."""
+
+    def routes(self, router: web.UrlDispatcher, wrap: Wrap) -> None:
+        router.add_get("/pictoryapis/v1/jobs/{job_id}", wrap(self._pictory))
 
     async def _pictory(self, request: web.Request, main: bool) -> web.StreamResponse:
         job_id = request.match_info["job_id"]
         key: str | None = None
         if main:
-            if self._settings["pictory_bot_protection"] and \
+            if self.settings["pictory_bot_protection"] and \
                     P.is_generic_agent(request.headers.get("User-Agent")):
                 ray = "%016x-FRA" % random.getrandbits(64)
                 return web.Response(text=P.CLOUDFLARE_PAGE % ray, status=403,
@@ -191,7 +183,12 @@ class ProviderHandlers(FaultAnswers):
                                       fault=fault, job_id=job_id)
         return await self._status_answer(request, job, main, fault, P.pictory_payload)
 
-    # ------------------------------------------------------------------ muvi
+class MuviEndpoints(Endpoints):
+    """GET /v1/jobs/{id} and the job list GET /v1/jobs (cursor, status, modelId)."""
+
+    def routes(self, router: web.UrlDispatcher, wrap: Wrap) -> None:
+        router.add_get("/v1/jobs", wrap(self._muvi_list))
+        router.add_get("/v1/jobs/{job_id}", wrap(self._muvi))
 
     def _muvi_auth(self, request: web.Request) -> tuple[str | None, tuple[int, Any] | None]:
         """(key, None) or (None, (status, error body))."""
@@ -224,7 +221,7 @@ class ProviderHandlers(FaultAnswers):
         if job is None:
             st, body = P.not_found("muvi", job_id)
             return await self._answer(request, "muvi", st, body, fault=fault, job_id=job_id)
-        wrapped = job.variant.get("wrapped") or self._settings["muvi_wrapped"]
+        wrapped = job.variant.get("wrapped") or self.settings["muvi_wrapped"]
         return await self._status_answer(request, job, main, fault,
                                          P.muvi_wrapped_job if wrapped else P.muvi_job)
 
@@ -265,8 +262,8 @@ class ProviderHandlers(FaultAnswers):
                                          {"field": "cursor"})
         rows: list[tuple[SimJob, str, float]] = []
         mono = self.clock.monotonic()
-        with self._lock:
-            order, jobs = self._order["muvi"], self._jobs["muvi"]
+        with self.lock:
+            order, jobs = self.table.order["muvi"], self.table.jobs["muvi"]
             i = (bisect.bisect_left(order, after) if after is not None else len(order)) - 1
             while i >= 0 and len(rows) <= limit:
                 job = jobs[order[i][1]]
@@ -288,11 +285,22 @@ class ProviderHandlers(FaultAnswers):
                                          "ts": last.created, "jobId": last.id})
         body: Any = {"jobs": [P.muvi_list_item(j, ph, fr) for j, ph, fr in rows],
                      "nextCursor": next_cursor, "hasMore": has_more}
-        if self._settings["muvi_wrapped"]:
+        if self.settings["muvi_wrapped"]:
             body = P.muvi_wrap(body)
         return 200, body
 
-    # ------------------------------------------------------------------ reelbot
+class ReelbotEndpoints(Endpoints):
+    """Status and download-link endpoints, each with its own rate window per key,
+    and the pre-signed links on the main origin when the file origin is off."""
+
+    def __init__(self, sim: Any) -> None:
+        super().__init__(sim)
+        self._signatures = 0  # makes every pre-signed link differ
+
+    def routes(self, router: web.UrlDispatcher, wrap: Wrap) -> None:
+        router.add_get("/api/v1/video/status/{job_id}", wrap(self._reelbot_status))
+        router.add_get("/api/v1/video/download/{job_id}", wrap(self._reelbot_download))
+        router.add_get("/_files/{name}", wrap(self._files))
 
     def _reelbot_gate(self, request: web.Request, main: bool, bucket: str
                       ) -> tuple[str | None, dict | None, tuple[int, Any] | None]:
@@ -302,7 +310,7 @@ class ProviderHandlers(FaultAnswers):
         key = request.headers.get("X-API-Key", "").strip()
         if not key or key.startswith("bad"):
             return None, None, (401, dict(P.REELBOT_UNAUTHORIZED))
-        ok, remaining, reset, retry = self._take(bucket, key)
+        ok, remaining, reset, retry = self.limits.take(bucket, key)
         headers = {"X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": iso_ms(reset)}
         if not ok:
             headers["Retry-After"] = str(retry)
@@ -336,20 +344,20 @@ class ProviderHandlers(FaultAnswers):
             return await self._answer(request, "reelbot", 404, dict(P.REELBOT_NOT_FOUND), headers,
                                       fault=fault, job_id=job_id)
         if main:
-            fault = self._job_fault(job, "download", request) or fault
+            fault = self.faults.job_fault(job, "download", request) or fault
         phase, _ = job.phase()
         if phase == DONE:
             now = time.time()
             amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-            with self._lock:
-                self._sig_counter += 1
-                n = self._sig_counter
+            with self.lock:
+                self._signatures += 1
+                n = self._signatures
             sig = hashlib.sha256(f"{job.id}|{now}|{n}".encode()).hexdigest()
             query = (f"X-Amz-Algorithm=AWS4-HMAC-SHA256"
                      f"&X-Amz-Credential=ASIASIMULATOR%2F{amz_date[:8]}%2Fus-east-1%2Fs3%2Faws4_request"
                      f"&X-Amz-Date={amz_date}&X-Amz-Expires=3600&X-Amz-SignedHeaders=host"
                      f"&X-Amz-Signature={sig}")
-            if self._settings["file_origin"] and self.files.base_url:  # S3: another origin
+            if self.settings["file_origin"] and self.files.base_url:  # S3: another origin
                 url = self.files.presigned_url(job.id, query)
             else:
                 url = f"{request.scheme}://{request.host}/_files/{job.id}.mp4?{query}"
@@ -371,7 +379,7 @@ class ProviderHandlers(FaultAnswers):
         name = request.match_info["name"]
         job_id = name[:-4] if name.endswith(".mp4") else name
         q = request.query
-        if job_id not in self._jobs["reelbot"]:
+        if job_id not in self.table.jobs["reelbot"]:
             return web.Response(status=404, content_type="application/xml", text=(
                 '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
                 "<Message>The specified key does not exist.</Message></Error>"))
@@ -380,6 +388,3 @@ class ProviderHandlers(FaultAnswers):
                 '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
                 "<Message>Request has expired</Message></Error>"))
         return web.Response(body=_FAKE_MP4, content_type="video/mp4")
-
-    async def _not_routed(self, request: web.Request, main: bool) -> web.StreamResponse:
-        return web.Response(status=404, text="404: Not Found")

@@ -2,7 +2,7 @@
 
 Pure Python, no aiohttp: the job record and its clock arithmetic live here so the
 HTTP layer (_server.py, _handlers.py, _faults.py) and the payload builders
-(_providers.py) stay thin. The store of jobs is the Simulator's (_server.py).
+(_providers.py) stay thin. The store of jobs is _jobtable.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Shotstack, Creatomate, Replicate, Runway and Luma endpoints (see the package
-docstring); a mixin of the Simulator. Payloads come from _renderapis.py."""
+docstring), one class for the five. Payloads come from _renderapis.py."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any, Callable
 from aiohttp import web
 
 from . import _renderapis as R
-from ._faults import FaultAnswers, _dumps
-from ._jobs import SimClock, SimJob
+from ._endpoints import Endpoints, Wrap
+from ._faults import _dumps
+from ._jobs import SimJob
 
 Refusal = tuple[int, Any]
 
@@ -33,16 +34,10 @@ def _bearer(request: web.Request) -> str | None:
     return m.group(1) if m else None
 
 
-class RenderApiHandlers(FaultAnswers):
+class RenderApiEndpoints(Endpoints):
     """The five APIs' status (and list) endpoints; state lives in the Simulator."""
 
-    _jobs: dict[str, dict[str, SimJob]]
-    _order: dict[str, list[tuple[float, str]]]
-    _settings: dict[str, Any]
-    _windows: dict[tuple[str, str], list[float]]
-    clock: SimClock
-
-    def _render_api_routes(self, router: Any, wrap: Callable[[Any], Any]) -> None:
+    def routes(self, router: web.UrlDispatcher, wrap: Wrap) -> None:
         router.add_get("/edit/{version}/render/{job_id}", wrap(self._shotstack))
         router.add_get("/v1/renders/{job_id}", wrap(self._creatomate))
         router.add_get("/v2/renders/{job_id}", wrap(self._creatomate))
@@ -66,17 +61,17 @@ class RenderApiHandlers(FaultAnswers):
                    payload: Callable[[SimJob, str, float], Any],
                    refusal: Refusal | None = None) -> web.StreamResponse:
         """A status lookup: the refusal, the not-found answer, or the job's payload."""
-        fault = self._random_fault(main)  # type: ignore[attr-defined]
+        fault = self._random_fault(main)
         job_id = request.match_info["job_id"]
         if refusal is None:
             key, refusal = self._keyed(provider, key, main)
         if refusal is not None:
             return await self._answer(request, provider, *refusal, fault=fault)
-        job = self._lookup(provider, job_id, key)  # type: ignore[attr-defined]
+        job = self._lookup(provider, job_id, key)
         if job is None:
             return await self._answer(request, provider, *R.not_found(provider, job_id),
                                       fault=fault, job_id=job_id)
-        return await self._status_answer(request, job, main, fault, payload)  # type: ignore[attr-defined]
+        return await self._status_answer(request, job, main, fault, payload)
 
     def _newest_first(self, provider: str, key: str | None, after: tuple[float, str] | None,
                       skip: int, limit: int) -> tuple[list[tuple[SimJob, str, float]], bool]:
@@ -84,8 +79,8 @@ class RenderApiHandlers(FaultAnswers):
         and whether more follow."""
         rows: list[tuple[SimJob, str, float]] = []
         mono = self.clock.monotonic()
-        with self._lock:  # type: ignore[attr-defined]
-            order, jobs = self._order[provider], self._jobs[provider]
+        with self.lock:
+            order, jobs = self.table.order[provider], self.table.jobs[provider]
             for created, job_id in reversed(order):
                 if after is not None and (created, job_id) >= after:
                     continue
@@ -111,7 +106,7 @@ class RenderApiHandlers(FaultAnswers):
 
     async def _creatomate(self, request: web.Request, main: bool) -> web.StreamResponse:
         key, refusal = self._keyed("creatomate", _bearer(request), main)
-        if refusal is None and key is not None and not self._within_budget("creatomate", key):
+        if refusal is None and key is not None and not self.limits.within_budget("creatomate", key):
             refusal = (429, R.rate_limited("creatomate", 10))
         return await self._one(request, main, "creatomate", key, R.creatomate_render, refusal)
 
@@ -134,7 +129,7 @@ class RenderApiHandlers(FaultAnswers):
     async def _replicate_list(self, request: web.Request, main: bool) -> web.StreamResponse:
         """GET /v1/predictions: newest first, a page of `replicate_page_size` (100),
         `next` the URL of the next page (a keyset cursor), `previous` null here."""
-        fault = self._random_fault(main)  # type: ignore[attr-defined]
+        fault = self._random_fault(main)
         key, refusal = self._keyed("replicate", _bearer(request), main)
         if refusal is not None:
             return await self._answer(request, "replicate", *refusal, fault=fault)
@@ -148,7 +143,7 @@ class RenderApiHandlers(FaultAnswers):
                 return await self._answer(request, "replicate",
                                           *R.replicate_error(400, "Bad request", "Invalid cursor"), fault=fault)
         base = str(request.url.origin())
-        rows, more = self._newest_first("replicate", key, after, 0, self._settings["replicate_page_size"])
+        rows, more = self._newest_first("replicate", key, after, 0, self.settings["replicate_page_size"])
         next_url = None
         if more:
             last = rows[-1][0]
@@ -159,7 +154,7 @@ class RenderApiHandlers(FaultAnswers):
 
     async def _luma_list(self, request: web.Request, main: bool) -> web.StreamResponse:
         """GET /generations?limit=&offset=: newest first, {generations, has_more, count, limit, offset}."""
-        fault = self._random_fault(main)  # type: ignore[attr-defined]
+        fault = self._random_fault(main)
         key, refusal = self._keyed("luma", _bearer(request), main)
         if refusal is not None:
             return await self._answer(request, "luma", *refusal, fault=fault)
@@ -175,17 +170,3 @@ class RenderApiHandlers(FaultAnswers):
         body = {"generations": [R.luma_generation(j, p, f) for j, p, f in rows],
                 "has_more": more, "count": len(rows), "limit": limit, "offset": offset}
         return await self._answer(request, "luma", 200, body, fault=fault)
-
-    def _within_budget(self, provider: str, key: str) -> bool:
-        """Count one request in a fixed window per key (Creatomate: 30 per 10 s)."""
-        n, period = self._settings[f"{provider}_budget"]
-        now = self.clock.monotonic()
-        with self._lock:  # type: ignore[attr-defined]
-            window = self._windows.get((provider, key))
-            if window is None or now >= window[0] + period:
-                window = self._windows[(provider, key)] = [now, 0.0]
-            if window[1] >= n:
-                return False
-            window[1] += 1
-            return True
-
