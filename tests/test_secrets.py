@@ -169,17 +169,17 @@ SYNC_TRANSPORT_QUOTES = """
     httpx.Client.stream = stream
 """
 ASYNC_TRANSPORT_QUOTES = """
-    import aiohttp
+    import httpx
     import jobpoll.http
-    def get(self, url, *, headers=None, **kw):
+    def stream(self, method, url, *, headers=None, **kw):
         raise ValueError(f"Illegal header value {headers!r}")
-    aiohttp.ClientSession.get = get
+    httpx.AsyncClient.stream = stream
 """
 
 
 def test_a_transport_error_quoting_the_request_shows_no_key(sim, env):
     """Every auth header style, every client (status and a small watch: httpx.Client;
-    a large watch: aiohttp's client), under JOBPOLL_DEBUG=1: a network error (exit
+    a large watch: httpx.AsyncClient), under JOBPOLL_DEBUG=1: a network error (exit
     6, one line), no traceback, no key."""
     refs = [f"{p}:{sim.add_job(p, queued=0, running=0)}" for p in PROVIDERS]
     for patch, args in ((SYNC_TRANSPORT_QUOTES, ["status", *refs]),

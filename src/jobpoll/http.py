@@ -22,17 +22,14 @@ engine/lookup.py, owns the policy). What they guarantee for everyone:
 
 Transports: httpx.Client for `status`, `list` and a watch of few jobs (on daemon
 threads, blocking.py: nothing more to import, so `watch` starts like `status`). A
-watch of many jobs uses aiohttp's own client (_AiohttpPool): httpx's own async pool
-is CPU-bound (about 300 requests a second on a core, shared/FINDINGS.md), httpx over
-aiohttp's transport costs three times the CPU per request of aiohttp alone
-(bench/watch), and a big watch's CPU is mostly its requests. aiohttp costs 0.2 s to
-import, so only a watch of many jobs pays it; it is given the same trust, proxies,
-limits and timeouts as `client_settings` gives every httpx client.
+watch of many jobs runs httpx.AsyncClient over the aiohttp transport, which does
+about four times the requests per CPU second of httpx's own async pool
+(shared/FINDINGS.md, bench/transports) but costs 0.2 s to import;
+`client_settings` gives every client the same trust, proxies, limits and timeouts.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import threading
@@ -55,7 +52,7 @@ MAX_REDIRECTS = 5
 TIMEOUT_CONNECT = 10.0  # seconds
 TIMEOUT_READ = 30.0
 TIMEOUT_TOTAL = 60.0  # a whole request: connect, proxy, TLS and body, however slow
-# From this many jobs on, watch uses aiohttp's client (throughput over start-up).
+# From this many jobs on, watch uses the aiohttp transport (throughput over start-up).
 AIOHTTP_FROM_JOBS = 50
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
 _LOGGED_BODY_CHARS = 2000
@@ -83,15 +80,14 @@ def may_carry_key(target_url: str, configured_base: str) -> bool:
 # ---- keys in answers ------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=16)  # every answer is scrubbed: a watch asks thousands of times
-def _spellings(key: str) -> tuple[str, ...]:
+def _spellings(key: str) -> list[str]:
     """The key as it may appear in an answer: verbatim, JSON-escaped, and with "/"
     escaped as PHP's json_encode writes it."""
     import json
 
     forms = {key, json.dumps(key)[1:-1], json.dumps(key, ensure_ascii=False)[1:-1],
              key.replace("/", "\\/")}
-    return tuple(sorted(forms, key=len, reverse=True))
+    return sorted(forms, key=len, reverse=True)
 
 
 def redact(text: str, key: str | None) -> str:
@@ -239,7 +235,8 @@ def _socks_needs(asynchronous_aiohttp: bool) -> None:
 
 
 def client_settings(*, ca_bundle: str | None = None, asynchronous: bool = False,
-                    max_connections: int = 100, timeout: Any = None) -> dict[str, Any]:
+                    aiohttp: bool = False, max_connections: int = 100,
+                    timeout: Any = None) -> dict[str, Any]:
     """Keyword arguments for an httpx.Client (or AsyncClient with `asynchronous`)
     that sees the network as every jobpoll request does: the trust store
     (`ssl_context`), proxies from the environment, connection limits, per-phase
@@ -251,8 +248,8 @@ def client_settings(*, ca_bundle: str | None = None, asynchronous: bool = False,
             with client.stream("GET", url) as response: ...
 
     The blocking transports bound every socket operation by `netguard.deadline`
-    when one is set. (A watch of many jobs uses aiohttp's own client with the same
-    settings: _AiohttpPool.)"""
+    when one is set; `aiohttp` (asynchronous only) swaps httpx's pool for
+    aiohttp's, with the same settings."""
     import httpx
 
     from jobpoll import netguard
@@ -262,10 +259,12 @@ def client_settings(*, ca_bundle: str | None = None, asynchronous: bool = False,
 
     def transport(proxy: str | None) -> Any:
         if proxy is not None and urlsplit(proxy).scheme.startswith("socks"):
-            _socks_needs(False)
+            _socks_needs(aiohttp)
         via = None
         if proxy is not None:  # an https:// proxy is checked with the same trust store
             via = httpx.Proxy(proxy, ssl_context=context if proxy.startswith("https:") else None)
+        if aiohttp:
+            return _aiohttp_transport(context, limits, proxy, via)
         if asynchronous:
             return httpx.AsyncHTTPTransport(verify=context, limits=limits, trust_env=False, proxy=via)
         return netguard.use_deadlines(
@@ -280,6 +279,26 @@ def client_settings(*, ca_bundle: str | None = None, asynchronous: bool = False,
         "follow_redirects": False,
         "trust_env": False,
     }
+
+
+def _aiohttp_transport(context: Any, limits: Any, proxy: str | None, via: Any) -> Any:
+    """httpx-aiohttp's transport with our SSL context and limits; an http(s) proxy
+    goes per request (aiohttp's own CONNECT, credentials as Proxy-Authorization),
+    a socks one through aiohttp-socks' connector."""
+    from httpx_aiohttp import AiohttpTransport
+
+    if proxy is not None and urlsplit(proxy).scheme.startswith("socks"):
+        def session() -> Any:
+            import aiohttp
+            from aiohttp_socks import ProxyConnector
+
+            url = proxy.replace("socks5h://", "socks5://", 1)
+            connector = ProxyConnector.from_url(url, ssl=context, limit=limits.max_connections,
+                                                rdns=proxy.startswith("socks5h"))
+            return aiohttp.ClientSession(connector=connector)
+
+        return AiohttpTransport(verify=context, limits=limits, client=session)
+    return AiohttpTransport(verify=context, limits=limits, proxy=via)
 
 
 # ---- -v --------------------------------------------------------------------------
@@ -466,15 +485,18 @@ class AsyncHttp:
     """The watch engine's client. A watch of few jobs sends with the blocking
     client (SyncHttp, as `status` does) on a few daemon threads: nothing more to
     import (httpx's own async transport needs anyio, ~20 ms a start), the same
-    deadline. With `aiohttp` (many jobs): aiohttp's own client (_AiohttpPool)."""
+    deadline. With `aiohttp` (many jobs): shared httpx.AsyncClients, one per trust
+    store, over the aiohttp transport."""
 
     def __init__(self, *, verbose: bool = False, log: TextIO | None = None, max_connections: int = 100,
                  aiohttp: bool = False):
+        self._aiohttp = aiohttp
+        self._max_connections = max_connections
+        self._clients: dict[str | None, Any] = {}
         self._log = _Logger(verbose, log)
         self._blocking: SyncHttp | None = None
-        self._pool: _AiohttpPool | None = None
         if aiohttp:
-            self._pool = _AiohttpPool(max_connections)  # a bad proxy URL surfaces here
+            self._client(None)  # settings errors (a bad proxy URL) surface before the first job
         else:
             from jobpoll.blocking import DaemonThreads
 
@@ -482,28 +504,51 @@ class AsyncHttp:
             self._blocking._client_for(None)
             self._threads = DaemonThreads(min(max_connections, 16))
 
+    def _client(self, bundle: str | None) -> Any:
+        client = self._clients.get(bundle)
+        if client is None:
+            import httpx
+
+            client = httpx.AsyncClient(**client_settings(
+                ca_bundle=bundle, asynchronous=True, aiohttp=self._aiohttp,
+                max_connections=self._max_connections))
+            self._clients[bundle] = client
+        return client
+
     async def aclose(self) -> None:
         if self._blocking is not None:
             self._threads.close()
             self._blocking.close()
-        if self._pool is not None:
-            await self._pool.close()
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
 
     async def get(self, endpoint: "Endpoint", request: Request) -> Answer:
         if self._blocking is not None:
             return await self._threads.run(self._blocking.get, endpoint, request)
-        assert self._pool is not None
-        bundle = getattr(endpoint, "ca_bundle", None)
+        import asyncio
+
+        import httpx
+
+        client = self._client(getattr(endpoint, "ca_bundle", None))
         url = _with_query(build_url(endpoint.base_url, request), request.params)
         headers = _headers_for(endpoint)  # every hop stays on the key's origin (_next_hop)
         for _ in range(MAX_REDIRECTS + 1):
             self._log.request("GET", url, headers, endpoint)
             started = time.monotonic()
             try:
-                status, got, body = await self._pool.get(url, headers, bundle, endpoint)
+                async with asyncio.timeout(TIMEOUT_TOTAL):  # connect, proxy, TLS and body
+                    async with client.stream("GET", url, headers=headers) as response:
+                        status = response.status_code
+                        if status not in _REDIRECT_CODES and status != 407:
+                            body = bytearray()
+                            async for chunk in response.aiter_bytes():
+                                body += chunk
+                                if len(body) > MAX_BODY_BYTES:
+                                    raise _too_big(endpoint)
             except UnavailableError:
                 raise
-            except (OSError, ValueError, *_aiohttp_errors()) as exc:  # TimeoutError is an OSError
+            except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, *_aiohttp_errors()) as exc:
                 from jobpoll.network_errors import network_error
 
                 raise network_error(exc, endpoint, url, time.monotonic() - started,
@@ -511,102 +556,16 @@ class AsyncHttp:
             if status == 407:
                 raise _proxy_refused(endpoint, url)
             if status in _REDIRECT_CODES:
-                url = _next_hop(got.get("location"), url, endpoint)
+                url = _next_hop(response.headers.get("location"), url, endpoint)
                 self._log.note(f"redirected to {url}")
                 continue
-            answer = without_key(Answer(status, got, body, url), endpoint.key)
+            answer = without_key(_answer(response, bytes(body)), endpoint.key)
             self._log.answer(answer, time.monotonic() - started, endpoint)
             return answer
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
 
 
-class _AiohttpPool:
-    """aiohttp's own client, for watches of many jobs. Without httpx on the way a
-    request costs about a third of the CPU (a big watch's CPU is mostly its
-    requests: bench/watch), and httpx, httpx-aiohttp and importlib.metadata are not
-    even imported. It sees the network as `client_settings` does: the same trust
-    store (ssl_context), the environment's proxies (an http one per request, its
-    credentials as Proxy-Authorization; a socks one through aiohttp-socks'
-    connector), the same limits, no cookies kept, and nothing else read from the
-    environment (no .netrc)."""
-
-    def __init__(self, max_connections: int):
-        self._max = max_connections
-        self._sessions: dict[tuple[str | None, str | None], Any] = {}
-        self._proxies: dict[tuple[str, str], str | None] = {}  # (scheme, host:port) -> proxy
-        # Reading the proxy settings takes httpx (and urllib.request): not when none is set.
-        self._direct = not any(os.environ.get(name) or os.environ.get(name.upper())
-                               for name in ("http_proxy", "https_proxy", "all_proxy"))
-        if not self._direct:
-            _proxies()  # a bad proxy setting surfaces before the first job
-
-    def _proxy(self, url: str) -> str | None:
-        if self._direct:
-            return None
-        parts = urlsplit(url)
-        origin = (parts.scheme, parts.netloc)
-        if origin not in self._proxies:
-            self._proxies[origin] = proxy_for(url)
-        return self._proxies[origin]
-
-    def _session(self, bundle: str | None, socks: str | None) -> Any:
-        session = self._sessions.get((bundle, socks))
-        if session is None:
-            import aiohttp
-
-            context = ssl_context(bundle)
-            if socks is not None:
-                _socks_needs(True)
-                from aiohttp_socks import ProxyConnector
-
-                connector = ProxyConnector.from_url(socks.replace("socks5h://", "socks5://", 1), ssl=context,
-                                                    limit=self._max, rdns=socks.startswith("socks5h"))
-            else:
-                connector = aiohttp.TCPConnector(ssl=context, limit=self._max)
-            session = aiohttp.ClientSession(
-                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
-                timeout=aiohttp.ClientTimeout(total=TIMEOUT_TOTAL, sock_connect=TIMEOUT_CONNECT,
-                                              sock_read=TIMEOUT_READ))
-            self._sessions[(bundle, socks)] = session
-        return session
-
-    async def get(self, url: str, headers: dict[str, str], bundle: str | None,
-                  endpoint: "Endpoint") -> tuple[int, dict[str, str], bytes]:
-        """One GET: (status, headers, body); no body for a redirect or a 407, and
-        the body capped at MAX_BODY_BYTES once decoded."""
-        proxy = self._proxy(url)
-        socks = proxy if proxy is not None and urlsplit(proxy).scheme.startswith("socks") else None
-        session = self._session(bundle, socks)
-        body = bytearray()
-        async with session.get(url, headers=headers, allow_redirects=False,
-                               proxy=None if socks else proxy) as response:
-            status = response.status
-            if status not in _REDIRECT_CODES and status != 407:
-                async for chunk in response.content.iter_any():
-                    body += chunk
-                    if len(body) > MAX_BODY_BYTES:
-                        raise _too_big(endpoint)
-            # Raw, read as Latin-1 as httpx does (aiohttp's own reading keeps
-            # undecodable bytes as surrogates, which no later step can encode).
-            raw = ((name.decode("latin-1"), value.decode("latin-1")) for name, value in response.raw_headers)
-            return status, _headers(raw), bytes(body)
-
-    async def close(self) -> None:
-        sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
-            await session.close()
-
-
-def _headers(items: Any) -> dict[str, str]:
-    """Response headers by lower-case name; a repeated one joined with ", "."""
-    headers: dict[str, str] = {}
-    for name, value in items:
-        name = name.lower()
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return headers
-
-
 def _aiohttp_errors() -> tuple[type[BaseException], ...]:
-    """aiohttp's own errors, when it is loaded."""
+    """aiohttp's own errors, when it is loaded (the transport leaves some untranslated)."""
     module = sys.modules.get("aiohttp")
     return (module.ClientError,) if module is not None else ()
