@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -236,6 +237,23 @@ def test_short_rate_limit_is_waited_out(sim, env):
     assert result.returncode == 0 and job["state"] == "running"
     hits = [r["t"] for r in sim.requests() if r["path"].endswith(job_id)]
     assert len(hits) == 2 and hits[1] - hits[0] >= 0.9
+
+
+def test_a_rate_limit_wait_says_what_it_waits_for_and_until_when(sim, env):
+    # A silent 429 wait looks like a hang (issue 14, item 2): one line per wait,
+    # however many jobs wait on it, before the wait starts.
+    ids = [sim.add_job("reelbot", queued=0, running=600, faults=[{"kind": "429", "times": 1, "seconds": 1}])
+           for _ in range(3)]
+    result = run_cli("status", *(f"reelbot:{i}" for i in ids), env=env)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 3
+    notices = [line for line in result.stderr.splitlines() if "rate limited" in line]
+    assert 1 <= len(notices) <= 2, result.stderr  # the three 429s may straddle a second
+    assert re.search(r"reelbot rate limited the key \(429\): waiting until \d\d:\d\d:\d\dZ \(\d+ s\)",
+                     notices[0])
+    assert_clean(result)
+    limited = sim.add_job("reelbot", queued=0, running=600, faults=[{"kind": "429", "times": 1, "seconds": 1}])
+    quiet = run_cli("-q", "status", f"reelbot:{limited}", env=env)
+    assert quiet.returncode == 0 and "rate limited" not in quiet.stderr
 
 
 @pytest.mark.parametrize("provider", ["json2video", "pictory", "muvi", "reelbot"])

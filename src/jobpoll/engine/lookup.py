@@ -186,14 +186,20 @@ def lookup(
     *,
     previous: Job | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    on_wait: "Callable[[str, float], None] | None" = None,
 ) -> Found:
     """The job as the provider tells it now, with the follow-up a finished job needs.
-    Transient failures are retried RETRIES times; a 429 is waited out when short."""
+    Transient failures are retried RETRIES times; a 429 is waited out when short,
+    and `on_wait(provider, until)` hears of each such wait before it starts."""
 
     def once() -> Found:
         return run_steps(http, endpoint, steps(endpoint.provider, job_id, previous, patience=MAX_RATE_WAIT))
 
-    return with_retries(once, sleep=sleep)
+    def waiting(until: float) -> None:
+        if on_wait is not None:
+            on_wait(endpoint.provider.name, until)
+
+    return with_retries(once, sleep=sleep, on_wait=waiting)
 
 
 def run_steps(http: "SyncHttp", endpoint: "Endpoint", plan: Steps) -> Found:
@@ -254,12 +260,14 @@ def with_retries(
     retries: int = RETRIES,
     max_rate_wait: float = MAX_RATE_WAIT,
     sleep: Callable[[float], None] = time.sleep,
+    on_wait: Callable[[float], None] | None = None,
 ) -> T:
     """`action()`, tried again after a transient failure (network, 5xx, unreadable
     answer) up to `retries` times with backoff. 429s are waited out while their
     waits add up to at most `max_rate_wait` seconds; a 429 without a usable time
     (Retry-After 0, negative, unreadable, past) waits a short floor and counts as a
-    failure. Giving up on a 429 says when the provider takes requests again."""
+    failure. Giving up on a 429 says when the provider takes requests again;
+    `on_wait(until)` hears of each 429 wait before it starts."""
     failures = 0
     waited = 0.0
     while True:
@@ -272,6 +280,8 @@ def with_retries(
             if waited + wait > max_rate_wait or failures > retries:
                 raise _gave_up(exc, failures) from None
             waited += wait
+            if on_wait is not None:
+                on_wait(time.time() + wait)
             sleep(wait)
         except UnavailableError as exc:
             failures += 1
@@ -296,7 +306,8 @@ def _gave_up(exc: RateLimitedError, failures: int) -> RateLimitedError:
                             job=exc.job, hint=exc.hint)
 
 
-def lookup_all(http: "SyncHttp", targets: "list[Target]", *, workers: int = 16) -> list[Outcome]:
+def lookup_all(http: "SyncHttp", targets: "list[Target]", *, workers: int = 16,
+               on_wait: "Callable[[str, float], None] | None" = None) -> list[Outcome]:
     """Look every target up at once; outcomes in the given order, settled.
 
     An exception that is not a JobpollError is a defect, not an answer: one-shot
@@ -306,7 +317,7 @@ def lookup_all(http: "SyncHttp", targets: "list[Target]", *, workers: int = 16) 
     def one(target: "Target") -> Outcome:
         ref = target.ref.ref
         try:
-            found = lookup(http, target.endpoint, target.ref.id, previous=target.previous)
+            found = lookup(http, target.endpoint, target.ref.id, previous=target.previous, on_wait=on_wait)
         except JobpollError as exc:
             return settle(ref, target.previous, None, classify(exc, ref)[1])
         outcome = settle(ref, target.previous, found.job, None)

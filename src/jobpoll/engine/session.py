@@ -6,6 +6,7 @@ render what comes back (the commands) or hand it on (api.py)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -70,10 +71,31 @@ def check(
         from jobpoll.http import SyncHttp
 
         with SyncHttp(verbose=verbose) as http:
-            found = {o.ref: o for o in lookup_all(http, gathered.targets)}
+            found = {o.ref: o for o in lookup_all(http, gathered.targets, on_wait=_wait_notice(warn))}
     outcomes = [found.get(r.ref) or Outcome(r.ref, error=gathered.errors[r]) for r in gathered.refs]
     secrets = [t.endpoint.key for t in gathered.targets if t.endpoint.key]
     return StatusReport(outcomes, secrets, gathered.history)
+
+
+def _wait_notice(warn: Warn) -> "Callable[[str, float], None]":
+    """Says on stderr what a 429 wait is for and until when (a silent 15 s looks
+    like a hang), once per provider and moment, however many jobs wait on it."""
+    import threading
+    from datetime import datetime, timezone
+
+    said: set[tuple[str, int]] = set()
+    lock = threading.Lock()
+
+    def notice(provider: str, until: float) -> None:
+        with lock:
+            if (provider, round(until)) in said:
+                return
+            said.add((provider, round(until)))
+        moment = datetime.fromtimestamp(until, timezone.utc).strftime("%H:%M:%SZ")
+        seconds = max(0, round(until - time.time()))
+        warn(f"{provider} rate limited the key (429): waiting until {moment} ({seconds} s), as it asked")
+
+    return notice
 
 
 # ---- watching -------------------------------------------------------------------------------
