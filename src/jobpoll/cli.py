@@ -94,6 +94,11 @@ def _run(args: list[str]) -> int:
             return _quiet_broken_pipe()
         raise
     except Exception as exc:  # Typer's own: usage errors carry exit_code and format_message
+        if _signalled:
+            # A signal that landed mid-import leaves a module half made, and the
+            # next import of it fails: the interruption is the story, not that.
+            _say("jobpoll: interrupted")
+            return 130
         return _typer_error(exc)
 
 
