@@ -537,7 +537,9 @@ def test_downloads_go_through_the_environments_proxy_without_the_key(sim, env, t
 def test_at_a_terminal_hook_output_and_saved_files_print_above_the_live_rows(sim, env, tmp_path):
     from ptyrun import run_on_pty
 
-    job = sim.add_job("muvi", queued=0.1, running=0.3)
+    # Long enough for the live rows to be drawn before it ends, however slow the
+    # start-up on a loaded machine (0.4 s was not, once).
+    job = sim.add_job("muvi", queued=1.0, running=1.5)
     code, screen, _ = run_on_pty(["watch", *FAST, "--download", str(tmp_path), "--exec", "echo hook-says $JOBPOLL_ID",
                                   f"muvi:{job}"], env, timeout=60)
     assert code == 0
