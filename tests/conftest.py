@@ -19,7 +19,7 @@ FAST = ("-i", "0.2", "--max-interval", "1")  # watch intervals for tests: quick,
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked slow start first: under -n 4 a long wait begun early overlaps the
+    """Tests marked slow start first: under -n 6 a long wait begun early overlaps the
     rest of the run instead of trailing after it. A stable sort, so every xdist
     worker collects the same order. A slow mark must say why."""
     for item in items:

@@ -427,7 +427,7 @@ def test_readme_quick_start_is_two_commands_and_ci_runs_the_second():
     blocks = code_blocks(quick)
     assert blocks == [
         "python3 -m venv .venv && .venv/bin/pip install -q . && .venv/bin/jobpoll demo",
-        "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest -q -n 4",
+        "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest -q -n 6",
     ]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert blocks[1] in ci, ".ci/run must run the README's test command, character for character"
