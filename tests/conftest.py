@@ -92,6 +92,18 @@ def env(tmp_path, sim):
     return environment
 
 
+@pytest.fixture
+def api_env(monkeypatch, tmp_path, sim):
+    """The test process itself (for tests of the Python API) pointed at the simulator, with its own config and history."""
+    for name, value in clean_env(tmp_path).items():
+        if name.startswith("JOBPOLL_"):
+            monkeypatch.setenv(name, value)
+    for name in PROVIDER_NAMES:
+        monkeypatch.setenv(f"JOBPOLL_{name.upper()}_BASE_URL", sim.base_url)
+        monkeypatch.setenv(f"JOBPOLL_{name.upper()}_API_KEY", TEST_KEY)
+    return tmp_path
+
+
 def run_cli(*args: str, env: dict[str, str], input: str | None = None, timeout: float = 120):
     """Run `python -m jobpoll ARGS` and return the CompletedProcess (text mode)."""
     return subprocess.run(

@@ -19,18 +19,6 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 QUICK = dict(interval=0.2, max_interval=1.0)  # watch intervals for tests, as conftest.FAST
 
 
-@pytest.fixture
-def api_env(monkeypatch, tmp_path, sim):
-    """This process pointed at the simulator, with its own config and history."""
-    for name, value in clean_env(tmp_path).items():
-        if name.startswith("JOBPOLL_"):
-            monkeypatch.setenv(name, value)
-    for name in PROVIDER_NAMES:
-        monkeypatch.setenv(f"JOBPOLL_{name.upper()}_BASE_URL", sim.base_url)
-        monkeypatch.setenv(f"JOBPOLL_{name.upper()}_API_KEY", TEST_KEY)
-    return tmp_path
-
-
 def test_status_gives_one_job_per_reference_in_order(sim, api_env):
     done = sim.add_job("muvi", queued=0, running=0, outcome="done")
     failed = sim.add_job("json2video", queued=0, running=0, outcome="failed")

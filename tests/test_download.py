@@ -198,19 +198,6 @@ def test_the_name_waits_for_the_content_type_when_the_url_has_no_extension(tmp_p
 # ----------------------------------------------------------------------------- the library
 
 
-@pytest.fixture
-def api_env(monkeypatch, tmp_path, sim):
-    from conftest import PROVIDER_NAMES, TEST_KEY, clean_env
-
-    for name, value in clean_env(tmp_path).items():
-        if name.startswith("JOBPOLL_"):
-            monkeypatch.setenv(name, value)
-    for name in PROVIDER_NAMES:
-        monkeypatch.setenv(f"JOBPOLL_{name.upper()}_BASE_URL", sim.base_url)
-        monkeypatch.setenv(f"JOBPOLL_{name.upper()}_API_KEY", TEST_KEY)
-    return tmp_path
-
-
 def test_jobpoll_download_saves_and_reports_per_reference(sim, api_env, tmp_path):
     import jobpoll
 
