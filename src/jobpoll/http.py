@@ -449,9 +449,8 @@ class SyncHttp:
             try:
                 with netguard.deadline(TIMEOUT_TOTAL):
                     with client.stream("GET", url, headers=headers) as response:
-                        status = response.status_code
-                        if status not in _REDIRECT_CODES and status != 407:
-                            body = bytearray()
+                        body = bytearray()  # a redirect's or a 407's body is not read
+                        if response.status_code not in _REDIRECT_CODES and response.status_code != 407:
                             for chunk in response.iter_bytes():  # decoded: the cap counts what we keep
                                 body += chunk
                                 if len(body) > MAX_BODY_BYTES:
@@ -465,16 +464,27 @@ class SyncHttp:
 
                 raise network_error(exc, endpoint, url, time.monotonic() - started,
                                     deadline_passed=_past_deadline(started)) from None
-            if status == 407:
-                raise _proxy_refused(endpoint, url)
-            if status in _REDIRECT_CODES:
-                url = _next_hop(response.headers.get("location"), url, endpoint)
-                self._log.note(f"redirected to {url}")
-                continue
-            answer = without_key(_answer(response, bytes(body)), endpoint.key)
-            self._log.answer(answer, time.monotonic() - started, endpoint)
-            return answer
+            settled = _settle(response, body, url, endpoint, self._log, started)
+            if isinstance(settled, Answer):
+                return settled
+            url = settled
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
+
+
+def _settle(response: Any, body: bytearray, url: str, endpoint: "Endpoint",
+            log: "_Logger", started: float) -> "Answer | str":
+    """What a response comes to, for both clients: the answer (the key scrubbed,
+    logged for -v), or the URL of a same-origin redirect to follow."""
+    status = response.status_code
+    if status == 407:
+        raise _proxy_refused(endpoint, url)
+    if status in _REDIRECT_CODES:
+        url = _next_hop(response.headers.get("location"), url, endpoint)
+        log.note(f"redirected to {url}")
+        return url
+    answer = without_key(_answer(response, bytes(body)), endpoint.key)
+    log.answer(answer, time.monotonic() - started, endpoint)
+    return answer
 
 
 def _past_deadline(started: float) -> bool:
@@ -539,9 +549,8 @@ class AsyncHttp:
             try:
                 async with asyncio.timeout(TIMEOUT_TOTAL):  # connect, proxy, TLS and body
                     async with client.stream("GET", url, headers=headers) as response:
-                        status = response.status_code
-                        if status not in _REDIRECT_CODES and status != 407:
-                            body = bytearray()
+                        body = bytearray()  # a redirect's or a 407's body is not read
+                        if response.status_code not in _REDIRECT_CODES and response.status_code != 407:
                             async for chunk in response.aiter_bytes():
                                 body += chunk
                                 if len(body) > MAX_BODY_BYTES:
@@ -553,15 +562,10 @@ class AsyncHttp:
 
                 raise network_error(exc, endpoint, url, time.monotonic() - started,
                                     deadline_passed=_past_deadline(started)) from None
-            if status == 407:
-                raise _proxy_refused(endpoint, url)
-            if status in _REDIRECT_CODES:
-                url = _next_hop(response.headers.get("location"), url, endpoint)
-                self._log.note(f"redirected to {url}")
-                continue
-            answer = without_key(_answer(response, bytes(body)), endpoint.key)
-            self._log.answer(answer, time.monotonic() - started, endpoint)
-            return answer
+            settled = _settle(response, body, url, endpoint, self._log, started)
+            if isinstance(settled, Answer):
+                return settled
+            url = settled
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
 
 
