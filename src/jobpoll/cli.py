@@ -213,12 +213,9 @@ def _settle_stderr() -> None:
     try:
         sys.stderr.flush()
     except (OSError, ValueError, AttributeError):
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 2)
-            os.close(devnull)
-        except OSError:
-            pass
+        from jobpoll.stdio import silence
+
+        silence(2)
 
 
 _output_said = False
@@ -239,8 +236,9 @@ def _output_failed(exc: Exception) -> int:
 
 def _quiet_broken_pipe() -> int:
     """The reader went away (`| head -1`): stop quietly, as a pipe user expects."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    from jobpoll.stdio import silence_stdout
+
+    silence_stdout()
     return 0
 
 

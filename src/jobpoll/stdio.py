@@ -109,12 +109,16 @@ def guard_streams() -> None:
     sys.stdout = GuardedStdout(sys.stdout)
 
 
-def silence_stdout() -> None:
-    """Point descriptor 1 at /dev/null: what is still buffered for it (and the
+def silence(fd: int) -> None:
+    """Point descriptor `fd` at /dev/null: what is still buffered for it (and the
     interpreter's last flush) goes nowhere instead of failing again at exit."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
+        os.dup2(devnull, fd)
         os.close(devnull)
     except OSError:
         pass
+
+
+def silence_stdout() -> None:
+    silence(1)
