@@ -30,6 +30,7 @@ about four times the requests per CPU second of httpx's own async pool
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -503,6 +504,7 @@ class AsyncHttp:
         self._aiohttp = aiohttp
         self._max_connections = max_connections
         self._clients: dict[str | None, Any] = {}
+        self._merged: dict[tuple[int, str, str | None], dict[str, str]] = {}
         self._log = _Logger(verbose, log)
         self._blocking: SyncHttp | None = None
         if aiohttp:
@@ -525,6 +527,18 @@ class AsyncHttp:
             self._clients[bundle] = client
         return client
 
+    def _headers(self, client: Any, endpoint: "Endpoint") -> dict[str, str]:
+        """An endpoint's request headers over the client's defaults (Accept-Encoding
+        and the like), as client.stream would merge them; made once per endpoint."""
+        key = (id(client), endpoint.provider.name, endpoint.key)
+        headers = self._merged.get(key)
+        if headers is None:
+            headers = _headers_for(endpoint)
+            mine = {name.lower() for name in headers}
+            headers.update((name, value) for name, value in client.headers.items() if name not in mine)
+            self._merged[key] = headers
+        return headers
+
     async def aclose(self) -> None:
         if self._blocking is not None:
             self._threads.close()
@@ -542,19 +556,22 @@ class AsyncHttp:
 
         client = self._client(getattr(endpoint, "ca_bundle", None))
         url = _with_query(build_url(endpoint.base_url, request), request.params)
-        headers = _headers_for(endpoint)  # every hop stays on the key's origin (_next_hop)
+        headers = self._headers(client, endpoint)  # every hop stays on the key's origin (_next_hop)
         for _ in range(MAX_REDIRECTS + 1):
             self._log.request("GET", url, headers, endpoint)
             started = time.monotonic()
             try:
                 async with asyncio.timeout(TIMEOUT_TOTAL):  # connect, proxy, TLS and body
-                    async with client.stream("GET", url, headers=headers) as response:
+                    response = await _send(client, url, headers)
+                    try:
                         body = bytearray()  # a redirect's or a 407's body is not read
                         if response.status_code not in _REDIRECT_CODES and response.status_code != 407:
                             async for chunk in response.aiter_bytes():
                                 body += chunk
                                 if len(body) > MAX_BODY_BYTES:
                                     raise _too_big(endpoint)
+                    finally:
+                        await response.aclose()
             except UnavailableError:
                 raise
             except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, *_aiohttp_errors()) as exc:
@@ -567,6 +584,34 @@ class AsyncHttp:
                 return settled
             url = settled
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
+
+
+_ASYNC_TIMEOUTS = {"connect": TIMEOUT_CONNECT, "read": TIMEOUT_READ, "write": 10.0, "pool": 60.0}
+
+
+@functools.lru_cache(maxsize=65536)
+def _parsed(url: str) -> Any:
+    """httpx.URL of a status URL: a watch asks for the same few thousand URLs again
+    and again, and parsing one costs more than sending it."""
+    import httpx
+
+    return httpx.URL(url)
+
+
+async def _send(client: Any, url: str, headers: dict[str, str]) -> Any:
+    """One GET through the transport the client picks for `url` (its proxy mount or
+    its own): what `client.stream` does, less what a watch never uses and pays for
+    on every request (re-parsing the URL, merging defaults, auth and redirect
+    machinery, the cookie jar; jobpoll sends no cookies and follows redirects by
+    hand). Same transports, so the same trust, proxies, limits and timeouts."""
+    import httpx
+
+    target = _parsed(url)
+    transport = client._transport_for_url(target)  # the mount httpx itself would use
+    request = httpx.Request("GET", target, headers=headers, extensions={"timeout": _ASYNC_TIMEOUTS})
+    response = await transport.handle_async_request(request)
+    response.request = request
+    return response
 
 
 def _aiohttp_errors() -> tuple[type[BaseException], ...]:
