@@ -14,12 +14,12 @@ from typing import Optional
 import typer
 
 from jobpoll import __version__
-from jobpoll.context import AppContext
+from jobpoll.context import start_app
 
 # name -> (module, attribute, is a sub-app), in the order `--help` lists them
 COMMANDS: dict[str, tuple[str, str, bool]] = {
-    "status": ("jobpoll.commands.status", "status_command", False),
-    "watch": ("jobpoll.commands.watch", "watch_command", False),
+    "status": ("jobpoll.commands.wrappers", "status_command", False),
+    "watch": ("jobpoll.commands.wrappers", "watch_command", False),
     "download": ("jobpoll.commands.download", "download_command", False),
     "list": ("jobpoll.commands.listing", "list_command", False),
     "config": ("jobpoll.commands.config", "config_app", True),
@@ -46,10 +46,7 @@ def _global_options(
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Log HTTP requests and answers on stderr (keys redacted)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No warnings or progress on stderr."),
 ) -> None:
-    from jobpoll.providers import use_config
-
-    use_config(config)  # user provider definitions live beside the config file
-    ctx.obj = AppContext(config_path=config, verbose=verbose, quiet=quiet, no_color=no_color)
+    ctx.obj = start_app(config, verbose=verbose, quiet=quiet, no_color=no_color)
 
 
 def build_app(only: str | None = None) -> typer.Typer:

@@ -39,6 +39,15 @@ class AppContext:
             print(clip_line(f"jobpoll: warning: {inert(message)}"), file=sys.stderr)
 
 
+def start_app(config: str | None, *, verbose: bool, quiet: bool, no_color: bool) -> AppContext:
+    """The global options put to work: what Typer's global callback and the fast
+    path (fastpath.py) both call before a command runs, so they cannot differ."""
+    from jobpoll.providers import use_config
+
+    use_config(config)  # user provider definitions live beside the config file
+    return AppContext(config_path=config, verbose=verbose, quiet=quiet, no_color=no_color)
+
+
 def app_context(ctx: Any) -> AppContext:
     """The AppContext stored on the Typer context by the global callback."""
     root = ctx.find_root() if ctx is not None else None

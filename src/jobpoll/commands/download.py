@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
-from jobpoll.commands.status import JOBS_HELP
+from jobpoll.commands.wrappers import JOBS_HELP
 from jobpoll.context import app_context
 
 if TYPE_CHECKING:

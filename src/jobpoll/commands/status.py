@@ -1,35 +1,33 @@
 """`jobpoll status`: one lookup per job, all at once, then exit. The engine
 (engine/session.py, engine/lookup.py) decides what each lookup shows and what it means
-for the exit status; this module parses, renders and exits."""
+for the exit status; this module renders and gives the exit code.
+
+Typer-free: `jobpoll status REF` runs it straight from the fast path (fastpath.py);
+its options and help are declared for Typer in commands/wrappers.py.
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from typing import TYPE_CHECKING
 
-import typer
-
-from jobpoll.context import app_context
-
-JOBS_HELP = "Job references: PROVIDER:ID or a bare ID; '-' (or none, with stdin not a terminal) reads them from stdin."
+if TYPE_CHECKING:
+    from jobpoll.context import AppContext
 
 
-def status_command(
-    ctx: typer.Context,
-    jobs: Optional[List[str]] = typer.Argument(None, metavar="JOB...", help=JOBS_HELP, show_default=False),
-    json_: bool = typer.Option(False, "--json", help="One JSON object per job (NDJSON)."),
-    field: Optional[str] = typer.Option(None, "--field", metavar="NAME", help="Print only this job field, one line per job."),
-    raw: bool = typer.Option(False, "--raw", help="Include the provider's own payload as 'raw' (implies --json)."),
-    exit_status: bool = typer.Option(
-        False, "--exit-status", help="Exit 1 if a job ended badly, 5 if one is still queued or running."
-    ),
-    provider: Optional[str] = typer.Option(None, "-p", "--provider", metavar="PROVIDER", help="Provider for bare IDs."),
-) -> None:
-    """Ask where jobs stand, once, and exit."""
+def status(
+    app: "AppContext",
+    jobs: list[str] | None = None,
+    json_: bool = False,
+    field: str | None = None,
+    raw: bool = False,
+    exit_status: bool = False,
+    provider: str | None = None,
+) -> int:
+    """Look each job up once, print it, and return the exit code."""
     from jobpoll.engine.session import check
     from jobpoll.render import JobPrinter, check_field, choose_mode
 
-    app = app_context(ctx)
     check_field(field)
     mode = choose_mode(json_=json_, field=field, raw=raw)
     report = check(jobs, config=app.config(), warn=app.warn, provider=provider, stdin=sys.stdin,
@@ -52,4 +50,4 @@ def status_command(
         printer.close()
     finally:
         report.finish()
-    raise typer.Exit(report.exit_code(exit_status=exit_status))
+    return report.exit_code(exit_status=exit_status)

@@ -3,17 +3,15 @@
 The command only wires things together: options parsed, the engine planned and
 run (engine/session.py: references, endpoints, the watch loop, the history), the
 view (watch_render.py) showing, and one exit code out by SPEC's precedence.
-Everything heavy is imported when it runs.
+Everything heavy is imported when it runs. Typer-free: `jobpoll watch REF` runs
+`watch` straight from the fast path (fastpath.py); its options and help are
+declared for Typer in commands/wrappers.py.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, List, Optional
-
-import typer
-
-from jobpoll.context import app_context
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from jobpoll.engine.session import WatchPlan
@@ -21,54 +19,25 @@ if TYPE_CHECKING:
     from jobpoll.engine.updates import JobResult, Stop
     from jobpoll.watch_render import WatchView
 
-JOBS_HELP = "Job references: PROVIDER:ID or a bare ID; '-' (or none, with stdin not a terminal) reads them from stdin."
 
-
-def watch_command(
-    ctx: typer.Context,
-    jobs: Optional[List[str]] = typer.Argument(None, metavar="JOB...", help=JOBS_HELP, show_default=False),
-    interval: Optional[str] = typer.Option(
-        None, "-i", "--interval", metavar="DURATION",
-        help="The provider's interval, and the shortest wait between looks at a job (default: the provider's advice: pictory 10s, others 5s; young jobs are looked at more often).",
-    ),
-    max_interval: str = typer.Option(
-        "60s", "--max-interval", metavar="DURATION", help="Longest wait between two looks at a job."
-    ),
-    timeout: Optional[str] = typer.Option(
-        None, "-t", "--timeout", metavar="DURATION", help="Overall deadline: then print what is known and exit 5."
-    ),
-    retries: int = typer.Option(
-        5, "--retries", metavar="N", min=0,
-        help="Failed lookups in a row (network, 5xx, unreadable answer) retried before a job is abandoned (exit 6).",
-    ),
-    fail_fast: bool = typer.Option(False, "--fail-fast", help="Stop at the first job that ends badly."),
-    heartbeat: str = typer.Option(
-        "60s", "--heartbeat", metavar="DURATION",
-        help="When stdout is not a terminal, a line on stderr for jobs unchanged this long (0: off).",
-    ),
-    json_: bool = typer.Option(False, "--json", help="NDJSON: a line per job when first seen and at every change."),
-    field: Optional[str] = typer.Option(
-        None, "--field", metavar="NAME", help="Print only this field of each job, once, when it finishes."
-    ),
-    provider: Optional[str] = typer.Option(None, "-p", "--provider", metavar="PROVIDER", help="Provider for bare IDs."),
-    download: Optional[str] = typer.Option(
-        None, "--download", metavar="DIR", help="Save each job's outputs into DIR as soon as it is done.",
-    ),
-    types: Optional[List[str]] = typer.Option(
-        None, "--type", metavar="TYPE", show_default=False,
-        help="With --download: output type to save (video by default, or all; repeatable).",
-    ),
-    name: Optional[str] = typer.Option(
-        None, "--name", metavar="TEMPLATE", show_default=False,
-        help="With --download: file name template, as for 'jobpoll download'.",
-    ),
-    exec_: Optional[str] = typer.Option(
-        None, "--exec", metavar="CMD",
-        help="Run CMD through the shell once per job that reaches a final state (after its download), "
-             "with JOBPOLL_REF, _PROVIDER, _ID, _STATE, _URL, _FILES set; its output goes to stderr.",
-    ),
-) -> None:
-    """Poll jobs until each one finishes (done, failed, cancelled, timeout, expired)."""
+def watch(
+    app: "AppContext",
+    jobs: list[str] | None = None,
+    interval: str | None = None,
+    max_interval: str = "60s",
+    timeout: str | None = None,
+    retries: int = 5,
+    fail_fast: bool = False,
+    heartbeat: str = "60s",
+    json_: bool = False,
+    field: str | None = None,
+    provider: str | None = None,
+    download: str | None = None,
+    types: list[str] | None = None,
+    name: str | None = None,
+    exec_: str | None = None,
+) -> int:
+    """Watch the jobs to the end and return the exit code."""
     started = _invoked_at()  # -t counts from the command's start, imports included
     import sys
 
@@ -77,7 +46,6 @@ def watch_command(
     from jobpoll.engine.updates import PollOptions
     from jobpoll.render import check_field, choose_mode
 
-    app = app_context(ctx)
     first = parse_interval(interval, what="--interval") if interval is not None else None
     ceiling = parse_interval(max_interval, what="--max-interval")
     deadline = parse_duration(timeout, what="--timeout") if timeout is not None else None
@@ -98,7 +66,7 @@ def watch_command(
     if not plan.gathered.refs and not app.quiet:  # '-' and an empty stdin
         print("jobpoll: no job references on stdin: nothing to watch", file=sys.stderr)
     code, _, _ = run_watch(app, plan, mode=mode, field=field, finish=finish)
-    raise typer.Exit(int(code))
+    return int(code)
 
 
 def _finish_options(download: str | None, types: list[str] | None, name: str | None, command: str | None,
