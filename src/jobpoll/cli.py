@@ -1,6 +1,7 @@
 """Entry point: the one place that turns exceptions into a line on stderr and an
 exit code. Nothing heavy is imported before the command is known: `--version`
-answers without Typer, and a command builds only itself (see app.py)."""
+answers without Typer, plainly written `status` and `watch` command lines run
+without it too (fastpath.py), and any other command builds only itself (see app.py)."""
 
 from __future__ import annotations
 
@@ -66,12 +67,22 @@ def _run(args: list[str]) -> int:
     from jobpoll.errors import JobpollError, OutputError
 
     try:
-        from jobpoll.app import COMMANDS, build_app
+        from jobpoll.fastpath import parse
 
-        name = command_name(args)
-        app = build_app(name if name in COMMANDS else None)
-        result = app(args=args, prog_name="jobpoll", standalone_mode=False)
-        code = result if isinstance(result, int) else 0
+        invocation = parse(args)
+        if invocation is None:
+            code = _run_typer(args)
+        else:  # status or watch, plainly written: no Typer (fastpath.py)
+            try:
+                code = invocation.run()
+            # What Typer's main does with these (typer/core.py, _main), so that
+            # both paths end alike.
+            except KeyboardInterrupt:
+                code = 130
+            except EOFError:
+                _say("")
+                _say("jobpoll: interrupted")
+                return 130
         if code == 130 and _signalled:  # Typer turned the KeyboardInterrupt into exit 130
             _say("jobpoll: interrupted")
         return code
@@ -100,6 +111,15 @@ def _run(args: list[str]) -> int:
             _say("jobpoll: interrupted")
             return 130
         return _typer_error(exc)
+
+
+def _run_typer(args: list[str]) -> int:
+    from jobpoll.app import COMMANDS, build_app
+
+    name = command_name(args)
+    app = build_app(name if name in COMMANDS else None)
+    result = app(args=args, prog_name="jobpoll", standalone_mode=False)
+    return result if isinstance(result, int) else 0
 
 
 _signalled = False
