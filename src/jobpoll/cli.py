@@ -31,8 +31,10 @@ def command_name(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     """Run jobpoll; map every failure to one line on stderr and an exit code."""
     args = sys.argv[1:] if argv is None else list(argv)
+    from jobpoll import collector
     from jobpoll.stdio import guard_streams
 
+    collector.start_up()
     guard_streams()
     code = 0
     try:
@@ -59,20 +61,8 @@ def main(argv: list[str] | None = None) -> None:
         failed = _output_failed(exc)
         code = 130 if code == 130 else failed  # a hang-up took the terminal: interrupted still
     _settle_stderr()
-    _spare_the_final_collections()
+    collector.exiting()
     sys.exit(code)
-
-
-def _spare_the_final_collections() -> None:
-    """The process ends now. The interpreter's shutdown runs full garbage
-    collections that walk every object still alive (every module's classes and
-    functions): about 10 ms of a `jobpoll status`, as much as its request. Frozen,
-    they are skipped by those walks; everything else about the exit (atexit
-    handlers, buffers, threads, objects freed as their last reference goes) stays
-    the same. Python never promised __del__ for objects still alive at exit."""
-    import gc
-
-    gc.freeze()
 
 
 def _run(args: list[str]) -> int:

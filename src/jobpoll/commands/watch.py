@@ -65,8 +65,24 @@ def watch(
                       stdin=sys.stdin, verbose=app.verbose)
     if not plan.gathered.refs and not app.quiet:  # '-' and an empty stdin
         print("jobpoll: no job references on stdin: nothing to watch", file=sys.stderr)
-    code, _, _ = run_watch(app, plan, mode=mode, field=field, finish=finish)
+    code, _, _ = run_watch(app, plan, mode=mode, field=field, finish=finish, on_update=_first_update())
     return int(code)
+
+
+def _first_update() -> Any:
+    """An on_update for run_watch: at the first update the watch loop runs and
+    start-up is over; a watch may go on for hours, so from then on the garbage
+    collector runs at Python's own pace (collector.py)."""
+    from jobpoll import collector
+
+    pending = [True]
+
+    def on_update(update: Any) -> None:
+        if pending:
+            pending.clear()
+            collector.started()
+
+    return on_update
 
 
 def _finish_options(download: str | None, types: list[str] | None, name: str | None, command: str | None,
