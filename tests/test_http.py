@@ -317,6 +317,30 @@ def test_every_client_honours_proxies_and_the_trust_store(kind, via, tls_server,
     proxy.close()
 
 
+def test_aiohttp_loads_its_unused_default_contexts_empty_and_leaves_ssl_as_it_was(tls_server, tmp_path):
+    """jobpoll skips the CA bundle aiohttp loads at import for default contexts it
+    never uses: those trust nothing (never something else), and every other SSL
+    context made afterwards, ours included, loads its trust as before."""
+    import subprocess
+    import sys
+
+    _, pem = tls_server
+    probe = (
+        "import ssl\n"
+        "from jobpoll import http\n"
+        "http._aiohttp_transport_class()\n"
+        "import aiohttp.connector as c\n"
+        "print(c._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509_ca'],\n"
+        "      'set_default_verify_paths' in ssl.SSLContext.__dict__,\n"
+        "      ssl.create_default_context().cert_store_stats()['x509_ca'])\n"
+    )
+    env = clean_env(tmp_path)
+    env["SSL_CERT_FILE"] = str(pem)
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "False", "1"]  # the throwaway CA, from SSL_CERT_FILE
+
+
 def test_the_download_client_sees_the_same_network(tls_server, monkeypatch):
     """Downloads (engine/download.open_client) are built from http.client_settings:
     the same proxy (with its credentials) and the same trust store."""

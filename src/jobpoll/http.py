@@ -53,6 +53,11 @@ MAX_REDIRECTS = 5
 TIMEOUT_CONNECT = 10.0  # seconds
 TIMEOUT_READ = 30.0
 TIMEOUT_TOTAL = 60.0  # a whole request: connect, proxy, TLS and body, however slow
+# Idle connections are kept this long (httpx's default is 5 s): a watch looks at a
+# job every few seconds to a minute, and reconnecting between looks costs CPU at
+# both ends. A server that closes one first costs nothing: both pools retry a GET
+# on a kept-alive connection that turns out closed.
+KEEPALIVE = 30.0
 # From this many jobs on, watch uses the aiohttp transport (throughput over start-up).
 AIOHTTP_FROM_JOBS = 50
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
@@ -81,14 +86,16 @@ def may_carry_key(target_url: str, configured_base: str) -> bool:
 # ---- keys in answers ------------------------------------------------------------
 
 
-def _spellings(key: str) -> list[str]:
-    """The key as it may appear in an answer: verbatim, JSON-escaped, and with "/"
-    escaped as PHP's json_encode writes it."""
+@functools.lru_cache(maxsize=32)
+def _spellings(key: str) -> tuple[bytes, ...]:
+    """The key as it may appear in an answer, UTF-8: verbatim, JSON-escaped, and
+    with "/" escaped as PHP's json_encode writes it; longest first. Made once per
+    key (every answer is searched for them)."""
     import json
 
     forms = {key, json.dumps(key)[1:-1], json.dumps(key, ensure_ascii=False)[1:-1],
              key.replace("/", "\\/")}
-    return sorted(forms, key=len, reverse=True)
+    return tuple(form.encode("utf-8") for form in sorted(forms, key=len, reverse=True))
 
 
 def redact(text: str, key: str | None) -> str:
@@ -96,7 +103,7 @@ def redact(text: str, key: str | None) -> str:
     short: a mangled word in an answer is better than a key in the history."""
     if key:
         for form in _spellings(key):
-            text = text.replace(form, "***")
+            text = text.replace(form.decode("utf-8"), "***")
     return text
 
 
@@ -107,8 +114,7 @@ def without_key(answer: Answer, key: str | None) -> Answer:
     if not key:
         return answer
     body = answer.body
-    for form in _spellings(key):
-        needle = form.encode("utf-8")
+    for needle in _spellings(key):
         if needle in body:
             body = body.replace(needle, b"***")
     headers = answer.headers
@@ -256,7 +262,7 @@ def client_settings(*, ca_bundle: str | None = None, asynchronous: bool = False,
     from jobpoll import netguard
 
     context = ssl_context(ca_bundle)
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=KEEPALIVE)
 
     def transport(proxy: str | None) -> Any:
         if proxy is not None and urlsplit(proxy).scheme.startswith("socks"):
@@ -286,7 +292,7 @@ def _aiohttp_transport(context: Any, limits: Any, proxy: str | None, via: Any) -
     """httpx-aiohttp's transport with our SSL context and limits; an http(s) proxy
     goes per request (aiohttp's own CONNECT, credentials as Proxy-Authorization),
     a socks one through aiohttp-socks' connector."""
-    from httpx_aiohttp import AiohttpTransport
+    AiohttpTransport = _aiohttp_transport_class()
 
     if proxy is not None and urlsplit(proxy).scheme.startswith("socks"):
         def session() -> Any:
@@ -300,6 +306,25 @@ def _aiohttp_transport(context: Any, limits: Any, proxy: str | None, via: Any) -
 
         return AiohttpTransport(verify=context, limits=limits, client=session)
     return AiohttpTransport(verify=context, limits=limits, proxy=via)
+
+
+def _aiohttp_transport_class() -> Any:
+    """httpx-aiohttp's transport class. Importing aiohttp builds two default SSL
+    contexts, each loading the system's whole CA bundle (~20 ms apiece, at every
+    watch of many jobs). jobpoll never uses them: every connector it makes gets
+    `ssl_context()`. So they are built without the bundle while aiohttp loads:
+    were one ever used, it would trust nothing, rather than something else."""
+    if "aiohttp.connector" not in sys.modules:
+        import ssl
+
+        ssl.SSLContext.set_default_verify_paths = lambda self: None  # type: ignore[method-assign]
+        try:
+            import aiohttp.connector  # noqa: F401
+        finally:
+            del ssl.SSLContext.set_default_verify_paths  # the C method again, for everyone else
+    from httpx_aiohttp import AiohttpTransport
+
+    return AiohttpTransport
 
 
 # ---- -v --------------------------------------------------------------------------
