@@ -18,15 +18,16 @@ def report():
     with open(sys.argv[1], "w") as out:
         out.write(repr((defaults, gc.get_threshold(), len(collections), gc.get_freeze_count() > 0)))
 atexit.register(report)
-from jobpoll.cli import main
 gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info["generation"]))
+from jobpoll.cli import main
 main(sys.argv[2:])
 """
 
 
 def probe(tmp_path, env, *args):
     """Run jobpoll ARGS; (its result, Python's default thresholds, the thresholds at
-    exit, how many collections ran from main on, whether anything was frozen)."""
+    exit, how many collections ran from the import of jobpoll.cli on, whether
+    anything was frozen)."""
     where = tmp_path / "gc.txt"
     result = subprocess.run([sys.executable, "-c", PROBE, str(where), *args], env=env,
                             capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)

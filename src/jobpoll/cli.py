@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+
+# No `typing` here: importing it makes enough objects for six garbage collections,
+# and main() holds those back first (collector.py).
 
 # Global options that take a value, so the command name is found after them.
 _VALUED_GLOBALS = ("--config",)
@@ -32,9 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     """Run jobpoll; map every failure to one line on stderr and an exit code."""
     args = sys.argv[1:] if argv is None else list(argv)
     from jobpoll import collector
-    from jobpoll.stdio import guard_streams
 
     collector.start_up()
+    from jobpoll.stdio import guard_streams
+
     guard_streams()
     code = 0
     try:
@@ -128,7 +131,7 @@ def _run_typer(args: list[str]) -> int:
 _signalled = False
 
 
-def _interrupt(signum: int, frame: Any) -> None:
+def _interrupt(signum: int, frame: object) -> None:
     global _signalled
     _signalled = True
     _hush_threads()
@@ -265,7 +268,7 @@ def _quiet_broken_pipe() -> int:
     return 0
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     # `from jobpoll.cli import app`: the whole app, for docs and completions.
     if name == "app":
         from jobpoll.app import build_app
