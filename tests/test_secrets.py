@@ -169,17 +169,17 @@ SYNC_TRANSPORT_QUOTES = """
     httpx.Client.stream = stream
 """
 ASYNC_TRANSPORT_QUOTES = """
-    import httpx
+    import httpx_aiohttp
     import jobpoll.http
-    def stream(self, method, url, *, headers=None, **kw):
-        raise ValueError(f"Illegal header value {headers!r}")
-    httpx.AsyncClient.stream = stream
+    async def handle_async_request(self, request):
+        raise ValueError(f"Illegal header value {dict(request.headers)!r}")
+    httpx_aiohttp.AiohttpTransport.handle_async_request = handle_async_request
 """
 
 
 def test_a_transport_error_quoting_the_request_shows_no_key(sim, env):
     """Every auth header style, every client (status and a small watch: httpx.Client;
-    a large watch: httpx.AsyncClient), under JOBPOLL_DEBUG=1: a network error (exit
+    a large watch: httpx.AsyncClient's aiohttp transport), under JOBPOLL_DEBUG=1: a network error (exit
     6, one line), no traceback, no key."""
     refs = [f"{p}:{sim.add_job(p, queued=0, running=0)}" for p in PROVIDERS]
     for patch, args in ((SYNC_TRANSPORT_QUOTES, ["status", *refs]),
