@@ -111,3 +111,37 @@ def test_a_job_ended_on_the_first_page_is_reported_before_the_next_page_is_asked
     stop = asyncio.run(watcher.run(updates.append))
     assert stop is Stop.FINISHED
     assert finals_when_asked[0] == 1  # the first job's ending was out before page 2 was asked for
+
+
+def test_a_list_cycle_comes_round_at_the_providers_interval_however_long_its_paging_takes():
+    # With thousands of jobs a cycle is many pages, each a round trip: the next cycle
+    # is due an interval after this one started, not after its last page, or every
+    # job would be seen that much later than the cadence promises.
+    ids = [f"{i:016d}" for i in range(250)]  # 3 pages a cycle
+    created = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    page_time, interval = 0.15, 0.5  # a cycle's paging takes ~0.45 s
+    starts = []
+
+    class SlowPages(FakeHttp):
+        async def get(self, endpoint, request):
+            await asyncio.sleep(page_time)
+            return await super().get(endpoint, request)
+
+    def answer(endpoint, request, now):
+        start = int(request.params.get("next_token") or 0)
+        if start == 0:
+            starts.append(now)
+        status = "done" if len(starts) > 4 else "running"
+        page = ids[start:start + 100]
+        nxt = start + 100 if start + 100 < len(ids) else None
+        return body(200, {"success": True, "movies": [j2v_movie(p, status, created) for p in page],
+                          "next_token": str(nxt) if nxt else None, "has_next": nxt is not None})
+
+    watcher = WatchLoop(targets("json2video", ids), PollOptions(interval=interval, max_interval=5.0),
+                        SlowPages(answer))
+    stop, _ = run(watcher)
+    assert stop is Stop.FINISHED
+    gaps = sorted(b - a for a, b in zip(starts, starts[1:]))
+    assert len(gaps) >= 4
+    # Start to start: ~0.5 s. Counted from each cycle's end it would be ~0.95 s.
+    assert gaps[len(gaps) // 2] < interval + 0.2, gaps

@@ -85,6 +85,7 @@ class Batcher:
 
     async def cycle(self, batch: Batch) -> None:
         loop = self.loop
+        started = loop.clock()  # the cadence counts from here: paging 10,000 jobs takes a while
         route = batch.route
         provider = route.endpoint.provider
         members = dict(batch.members)
@@ -141,6 +142,9 @@ class Batcher:
         max_interval = loop.options.max_interval
         delay = schedule.next_batch_delay(batch.cadence, changed=pages.changed, now=now,
                                           max_interval=max_interval, rng=loop.rng)
+        # Start to start: each page (so each job on it) is seen again `delay` later,
+        # however long the cycle took.
+        delay = max(0.0, started + delay - now)
         for t in pages.observed:
             if t.finished or t.job is None or t.batch is not batch:
                 continue
