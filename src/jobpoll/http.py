@@ -24,8 +24,10 @@ Transports: httpx.Client for `status`, `list` and a watch of few jobs (on daemon
 threads, blocking.py: nothing more to import, so `watch` starts like `status`). A
 watch of many jobs runs httpx.AsyncClient over the aiohttp transport, which does
 about four times the requests per CPU second of httpx's own async pool
-(shared/FINDINGS.md, bench/transports) but costs 0.2 s to import;
-`client_settings` gives every client the same trust, proxies, limits and timeouts.
+(shared/FINDINGS.md, bench/transports) but costs 0.2 s to import; it hands each
+GET straight to the transport the client picks (`_send`), which halves httpx's
+cost per request. `client_settings` gives every client the same trust, proxies,
+limits and timeouts.
 """
 
 from __future__ import annotations
@@ -262,7 +264,8 @@ def client_settings(*, ca_bundle: str | None = None, asynchronous: bool = False,
     from jobpoll import netguard
 
     context = ssl_context(ca_bundle)
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections, keepalive_expiry=KEEPALIVE)
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
+                          keepalive_expiry=KEEPALIVE)
 
     def transport(proxy: str | None) -> Any:
         if proxy is not None and urlsplit(proxy).scheme.startswith("socks"):
@@ -613,9 +616,6 @@ class AsyncHttp:
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
 
 
-_ASYNC_TIMEOUTS = {"connect": TIMEOUT_CONNECT, "read": TIMEOUT_READ, "write": 10.0, "pool": 60.0}
-
-
 @functools.lru_cache(maxsize=65536)
 def _parsed(url: str) -> Any:
     """httpx.URL of a status URL: a watch asks for the same few thousand URLs again
@@ -630,12 +630,14 @@ async def _send(client: Any, url: str, headers: dict[str, str]) -> Any:
     its own): what `client.stream` does, less what a watch never uses and pays for
     on every request (re-parsing the URL, merging defaults, auth and redirect
     machinery, the cookie jar; jobpoll sends no cookies and follows redirects by
-    hand). Same transports, so the same trust, proxies, limits and timeouts."""
+    hand). Same transports, so the same trust, proxies, limits and timeouts.
+    `_transport_for_url` is httpx's own (private) choice of mount, as netguard's
+    seams are: the proxy tests of every client fail if it changes."""
     import httpx
 
     target = _parsed(url)
-    transport = client._transport_for_url(target)  # the mount httpx itself would use
-    request = httpx.Request("GET", target, headers=headers, extensions={"timeout": _ASYNC_TIMEOUTS})
+    transport = client._transport_for_url(target)
+    request = httpx.Request("GET", target, headers=headers, extensions={"timeout": client.timeout.as_dict()})
     response = await transport.handle_async_request(request)
     response.request = request
     return response
