@@ -23,7 +23,13 @@ def pytest_configure(config):
     command in over a thousand subprocesses; with PYTHONDONTWRITEBYTECODE set (as on
     the build machines) and an editable install, each of them would otherwise compile
     every module from source again, which was about a third of the suite's CPU. Done
-    by the controller only, before xdist's workers start."""
+    by the controller only, before xdist's workers start.
+
+    And the commands the tests start get SIGINT and SIGHUP as at a terminal, however
+    the suite itself was started: a suite run as a shell's background job (`... &`)
+    or under nohup inherits them ignored, and jobpoll keeps an ignored signal
+    ignored, as it should. Tests that want one ignored say so themselves."""
+    _signals_as_at_a_terminal()
     if hasattr(config, "workerinput"):
         return
     import compileall
@@ -31,6 +37,15 @@ def pytest_configure(config):
     import jobpoll
 
     compileall.compile_dir(str(Path(jobpoll.__file__).parent), quiet=1)
+
+
+def _signals_as_at_a_terminal() -> None:
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def pytest_collection_modifyitems(config, items):

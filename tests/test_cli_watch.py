@@ -442,6 +442,29 @@ def test_a_signal_before_the_engine_starts_is_still_quiet(sim, env):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGINT], ids=["nohup", "background job"])
+def test_a_signal_the_caller_set_to_be_ignored_stays_ignored(sim, env, sig):
+    """`nohup jobpoll watch ... &` ignores SIGHUP, and a shell script's background
+    job ignores SIGINT (POSIX): jobpoll must not take them back, or closing the
+    terminal (or Ctrl-C on the script) would end the watch the user protected."""
+    job_id = sim.add_job("muvi", queued=0, running=3)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobpoll", "watch", "--json", *FAST, f"muvi:{job_id}"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(sig, signal.SIG_IGN),
+    )
+    try:
+        assert json.loads(proc.stdout.readline())["state"] == "running"  # polling, not starting
+        proc.send_signal(sig)
+        sim.advance(5)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert json.loads(out.splitlines()[-1])["state"] == "done"
+    assert "interrupted" not in err
+
+
 # ---- heartbeat, pipes ------------------------------------------------------------------
 
 

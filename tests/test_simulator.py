@@ -848,7 +848,7 @@ def test_serve_prints_exports_and_stops_on_ctrl_c():
         assert r.json()["status"] == "failed"
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)  # stopping takes ~1 s; a loaded CI machine far more
+        out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
 

@@ -148,10 +148,15 @@ def _hush_threads() -> None:
 
 def _ending_signals() -> tuple:
     """SIGINT (Ctrl-C), SIGTERM (CI systems and `timeout` cancelling) and SIGHUP
-    (a closed terminal, a dropped SSH session) all end a command the same way."""
+    (a closed terminal, a dropped SSH session) all end a command the same way,
+    except one that jobpoll was started with set to be ignored: `nohup` ignores
+    SIGHUP and a shell script's background job SIGINT, and taking them back would
+    end the very watch the user protected."""
     import signal
 
-    return tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+    return tuple(sig for sig in (getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                                 if hasattr(signal, name))
+                 if signal.getsignal(sig) is not signal.SIG_IGN)
 
 
 def _interrupt_on_signals() -> None:

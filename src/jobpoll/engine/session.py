@@ -179,13 +179,16 @@ def plan_watch(
 
 def _install_signals(stop: Callable[[], None]) -> list[int]:
     """Ctrl-C, SIGTERM and SIGHUP (a closed terminal, a dropped SSH session) stop
-    the engine, which then records and reports the last known states."""
+    the engine, which then records and reports the last known states; one the
+    process was started with set to be ignored (nohup's SIGHUP) stays ignored."""
     import asyncio
     import signal
 
     loop = asyncio.get_running_loop()
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is signal.SIG_IGN:
+            continue
         try:
             loop.add_signal_handler(sig, stop)
             installed.append(sig)
