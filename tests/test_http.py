@@ -317,6 +317,24 @@ def test_every_client_honours_proxies_and_the_trust_store(kind, via, tls_server,
     proxy.close()
 
 
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_every_client_goes_through_the_proxy_unless_no_proxy_names_the_host(kind, monkeypatch):
+    """HTTP_PROXY takes plain http through the proxy; NO_PROXY (either case) sends
+    it straight: the mount each request takes is httpx's choice, for every client."""
+    proxy = Proxy()
+    server = ScriptedServer([http_reply(200, JOB_BODY)] * 2)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url())
+    [answer] = fetch(kind, server.url)
+    assert json.loads(answer.body)["id"] == "job_abc123def456"
+    assert len(proxy.heads) == 1 and proxy.heads[0].startswith(f"GET {server.url}".encode())
+    monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
+    [answer] = fetch(kind, server.url)
+    assert json.loads(answer.body)["id"] == "job_abc123def456"
+    assert len(proxy.heads) == 1  # the second request went straight to the server
+    proxy.close()
+    server.close()
+
+
 def test_aiohttp_loads_its_unused_default_contexts_empty_and_leaves_ssl_as_it_was(tls_server, tmp_path):
     """jobpoll skips the CA bundle aiohttp loads at import for default contexts it
     never uses: those trust nothing (never something else), and every other SSL
