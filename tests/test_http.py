@@ -241,6 +241,46 @@ def test_status_and_watch_say_timed_out_at_the_deadline(tmp_path, command):
     drip.close()
 
 
+SLOW_RESOLVER = SHORT_DEADLINE + """
+    import socket, time
+    _real = socket.getaddrinfo
+    def getaddrinfo(host, *args, **kwargs):
+        if host == "dns-hangs.example":  # a resolver that does not answer
+            time.sleep(30)
+        if host == "dns-answers.example":  # one that does: two addresses, the first refusing
+            return _real("127.0.0.2", *args, **kwargs)[:1] + _real("127.0.0.1", *args, **kwargs)
+        return _real(host, *args, **kwargs)
+    socket.getaddrinfo = getaddrinfo
+"""
+
+
+@pytest.mark.parametrize("command", ["status", "watch"])
+def test_a_resolver_that_does_not_answer_ends_at_the_deadline(tmp_path, command):
+    """Name resolution is inside the total deadline too: a broken resolver with its
+    retries and search domains can take minutes."""
+    env = clean_env(tmp_path)
+    env.update(JOBPOLL_MUVI_BASE_URL="http://dns-hangs.example:9", JOBPOLL_MUVI_API_KEY=TEST_KEY)
+    args = ["status"] if command == "status" else ["watch", "-i", "0.2", "--retries", "0"]
+    started = time.monotonic()
+    result = _patched(SLOW_RESOLVER, [*args, "muvi:job_abc123def456"], env)
+    assert time.monotonic() - started < 15
+    assert result.returncode == 6, result.stderr
+    assert "timed out" in result.stderr and "dns-hangs.example" in result.stderr, result.stderr
+    assert_clean(result)
+
+
+def test_a_name_with_several_addresses_is_tried_address_by_address(tmp_path):
+    """Resolved within the deadline, each address is tried in turn, as before: the
+    first refuses, the second answers."""
+    server = ScriptedServer([http_reply(200, JOB_BODY)])
+    env = clean_env(tmp_path)
+    env.update(JOBPOLL_MUVI_BASE_URL=f"http://dns-answers.example:{server.port}", JOBPOLL_MUVI_API_KEY=TEST_KEY)
+    result = _patched(SLOW_RESOLVER, ["status", "--json", "muvi:job_abc123def456"], env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["state"] == "done"
+    server.close()
+
+
 def test_status_ends_at_the_deadline_behind_a_dripping_proxy(tmp_path):
     proxy = Proxy(drip=True)
     env = clean_env(tmp_path)

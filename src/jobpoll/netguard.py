@@ -3,10 +3,10 @@
 1. One total deadline per request for the blocking client. httpx's timeouts are
    per operation (each read may take up to `read` seconds), so a proxy or server
    that drips a byte at a time holds a request for ever. The network backend
-   below hands httpcore sockets whose every connect, read, write and TLS handshake
-   is given at most what is left of the current request's deadline (set per
-   thread by `deadline()`), so the CONNECT to a proxy, the handshake and the body
-   all share one budget. (The async client needs none of this: asyncio.timeout
+   below resolves the host name and hands httpcore sockets whose every connect,
+   read, write and TLS handshake is given at most what is left of the current
+   request's deadline (set per thread by `deadline()`), so the name lookup, the
+   CONNECT to a proxy, the handshake and the body all share one budget. (The async client needs none of this: asyncio.timeout
    cancels the whole request.)
 
 2. A kept-alive HTTP/1.1 connection whose answer was followed by bytes nobody
@@ -60,14 +60,76 @@ class DeadlineBackend:
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None, socket_options: Any = None) -> "DeadlineStream":
-        stream = self._inner.connect_tcp(host, port, _clamp(timeout), local_address, socket_options)
-        return DeadlineStream(stream)
+        if getattr(_local, "at", None) is None or _is_address(host):
+            return DeadlineStream(self._inner.connect_tcp(host, port, _clamp(timeout), local_address,
+                                                          socket_options))
+        # The name is resolved within the deadline (a resolver that does not answer,
+        # with its retries and search domains, can take minutes), then each address
+        # is tried in turn as the socket module would.
+        import httpcore
+
+        last: Exception | None = None
+        for address in _resolve(host, port, _clamp(timeout)):
+            try:
+                return DeadlineStream(self._inner.connect_tcp(address, port, _clamp(timeout), local_address,
+                                                              socket_options))
+            except httpcore.ConnectError as exc:
+                last = exc
+        assert last is not None  # getaddrinfo gives at least one address or raises
+        raise last
 
     def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Any = None) -> Any:
         return DeadlineStream(self._inner.connect_unix_socket(path, _clamp(timeout), socket_options))
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
+    """The addresses of `host`, in the resolver's order, or httpcore's ConnectTimeout
+    when it has not answered within `timeout` and ConnectError (from the resolver's
+    error, so it reads as "could not resolve") when it says no. The lookup runs on
+    a daemon thread, left to finish alone if it overstays: a pool's thread would
+    hold the process at exit."""
+    import socket
+
+    import httpcore
+
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            box["found"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name="jobpoll-resolve", daemon=True).start()
+    # Raised while the cause is being handled, as httpcore's own errors are: its
+    # pool re-raises them `from None`, and the context is what still names the
+    # cause (network_errors tells "could not resolve" and "timed out" by it).
+    try:
+        if not done.wait(timeout):
+            raise TimeoutError(f"resolving {host} took longer than the request's deadline")
+        if "error" in box:
+            raise box["error"]
+    except TimeoutError as exc:
+        raise httpcore.ConnectTimeout(str(exc)) from exc
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc)) from exc
+    return list(dict.fromkeys(info[4][0] for info in box["found"]))
 
 
 class DeadlineStream:
