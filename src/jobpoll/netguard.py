@@ -6,8 +6,8 @@
    below resolves the host name and hands httpcore sockets whose every connect,
    read, write and TLS handshake is given at most what is left of the current
    request's deadline (set per thread by `deadline()`), so the name lookup, the
-   CONNECT to a proxy, the handshake and the body all share one budget. (The async client needs none of this: asyncio.timeout
-   cancels the whole request.)
+   CONNECT to a proxy, the handshake and the body all share one budget. (The
+   async client needs none of this: asyncio.timeout cancels the whole request.)
 
 2. A kept-alive HTTP/1.1 connection whose answer was followed by bytes nobody
    asked for is closed instead of reused: h11 keeps such bytes and would read them
