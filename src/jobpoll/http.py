@@ -425,9 +425,9 @@ def _with_query(url: str, params: dict[str, str] | None) -> str:
 
 def _answer(response: Any, body: bytes) -> Answer:
     headers: dict[str, str] = {}
-    raw = response.headers
-    encoding = raw.encoding  # httpx's choice for these headers (ascii, utf-8 or latin-1), made once
-    for name, value in raw.raw:
+    sent = response.headers
+    encoding = sent.encoding  # httpx's choice for these headers (ascii, utf-8 or latin-1), made once
+    for name, value in sent.raw:
         name, value = name.decode(encoding).lower(), value.decode(encoding)
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return Answer(response.status_code, headers, body, str(response.url))
