@@ -121,6 +121,36 @@ def test_bytes_after_a_content_length_body_are_not_the_next_answer(kind):
     server.close()
 
 
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_each_request_carries_its_own_endpoints_key_on_a_shared_url(kind):
+    """Two keys for one provider and one URL, interleaved: the large watch reuses
+    what it built for a URL, and must never send one key's request with the other."""
+    from jobpoll import http
+
+    server = ScriptedServer([http_reply(200, JOB_BODY)])
+    keys = ["sk-first-0000", "sk-second-1111"] * 3
+    endpoints = {key: endpoint_for(server.url, key) for key in keys}
+    request = endpoints[keys[0]].provider.status_request("job_abc123def456")
+
+    async def go():
+        client = http.AsyncHttp(aiohttp=kind == "aiohttp")
+        try:
+            for key in keys:
+                await client.get(endpoints[key], request)
+        finally:
+            await client.aclose()
+
+    if kind == "sync":
+        with http.SyncHttp() as client:
+            for key in keys:
+                client.get(endpoints[key], request)
+    else:
+        asyncio.run(go())
+    sent = [re.search(rb"(?i)authorization: bearer (\S+)", r).group(1).decode() for r in server.requests]
+    assert sent == keys
+    server.close()
+
+
 # ---- deadlines ----------------------------------------------------------------------
 
 
@@ -422,8 +452,8 @@ def test_the_download_client_sees_the_same_network(tls_server, monkeypatch):
 
 @pytest.mark.parametrize("kind", CLIENTS)
 def test_a_server_that_hangs_up_is_not_called_a_timeout(kind):
-    """httpx-aiohttp reports every aiohttp connection error as ConnectTimeout; a
-    server closing the connection without an answer is not a timeout."""
+    """A server closing the connection without an answer is not a timeout (the
+    aiohttp adapter jobpoll used before called every connection error one)."""
     server = ScriptedServer([b""], close_after_each=True)
     line = fails(kind, server.url)
     assert "cannot reach muvi" in line and "time" not in line.lower(), line

@@ -169,11 +169,11 @@ SYNC_TRANSPORT_QUOTES = """
     httpx.Client.stream = stream
 """
 ASYNC_TRANSPORT_QUOTES = """
-    import httpx_aiohttp
+    import jobpoll.aiohttp_transport
     import jobpoll.http
     async def handle_async_request(self, request):
         raise ValueError(f"Illegal header value {dict(request.headers)!r}")
-    httpx_aiohttp.AiohttpTransport.handle_async_request = handle_async_request
+    jobpoll.aiohttp_transport.AiohttpTransport.handle_async_request = handle_async_request
 """
 
 

@@ -22,12 +22,12 @@ engine/lookup.py, owns the policy). What they guarantee for everyone:
 
 Transports: httpx.Client for `status`, `list` and a watch of few jobs (on daemon
 threads, blocking.py: nothing more to import, so `watch` starts like `status`). A
-watch of many jobs runs httpx.AsyncClient over the aiohttp transport, which does
-about four times the requests per CPU second of httpx's own async pool
-(shared/FINDINGS.md, bench/transports) but costs 0.2 s to import; it hands each
-GET straight to the transport the client picks (`_send`), which halves httpx's
-cost per request. `client_settings` gives every client the same trust, proxies,
-limits and timeouts.
+watch of many jobs runs httpx.AsyncClient over jobpoll's aiohttp transport
+(aiohttp_transport.py), which does about four times the requests per CPU second of
+httpx's own async pool (shared/FINDINGS.md, bench/transports) but costs 0.2 s to
+import; it hands each GET straight to the transport the client picks (`_send`),
+which halves httpx's cost per request. `client_settings` gives every client the
+same trust, proxies, limits and timeouts.
 """
 
 from __future__ import annotations
@@ -292,9 +292,10 @@ def client_settings(*, ca_bundle: str | None = None, asynchronous: bool = False,
 
 
 def _aiohttp_transport(context: Any, limits: Any, proxy: str | None, via: Any) -> Any:
-    """httpx-aiohttp's transport with our SSL context and limits; an http(s) proxy
-    goes per request (aiohttp's own CONNECT, credentials as Proxy-Authorization),
-    a socks one through aiohttp-socks' connector."""
+    """jobpoll's transport over aiohttp (aiohttp_transport.py) with our SSL context
+    and limits; an http(s) proxy goes with each request (aiohttp's own CONNECT,
+    credentials as Proxy-Authorization), a socks one through aiohttp-socks'
+    connector."""
     AiohttpTransport = _aiohttp_transport_class()
 
     if proxy is not None and urlsplit(proxy).scheme.startswith("socks"):
@@ -304,15 +305,16 @@ def _aiohttp_transport(context: Any, limits: Any, proxy: str | None, via: Any) -
 
             url = proxy.replace("socks5h://", "socks5://", 1)
             connector = ProxyConnector.from_url(url, ssl=context, limit=limits.max_connections,
+                                                keepalive_timeout=limits.keepalive_expiry,
                                                 rdns=proxy.startswith("socks5h"))
             return aiohttp.ClientSession(connector=connector)
 
-        return AiohttpTransport(verify=context, limits=limits, client=session)
-    return AiohttpTransport(verify=context, limits=limits, proxy=via)
+        return AiohttpTransport(ssl_context=context, limits=limits, session=session)
+    return AiohttpTransport(ssl_context=context, limits=limits, proxy=via)
 
 
 def _aiohttp_transport_class() -> Any:
-    """httpx-aiohttp's transport class. Importing aiohttp builds two default SSL
+    """jobpoll's aiohttp transport class. Importing aiohttp builds two default SSL
     contexts, each loading the system's whole CA bundle (~20 ms apiece, at every
     watch of many jobs). jobpoll never uses them: every connector it makes gets
     `ssl_context()`. So they are built without the bundle while aiohttp loads:
@@ -325,7 +327,7 @@ def _aiohttp_transport_class() -> Any:
             import aiohttp.connector  # noqa: F401
         finally:
             del ssl.SSLContext.set_default_verify_paths  # the C method again, for everyone else
-    from httpx_aiohttp import AiohttpTransport
+    from jobpoll.aiohttp_transport import AiohttpTransport
 
     return AiohttpTransport
 
@@ -534,7 +536,7 @@ class AsyncHttp:
         self._aiohttp = aiohttp
         self._max_connections = max_connections
         self._clients: dict[str | None, Any] = {}
-        self._merged: dict[tuple[int, str, str | None], dict[str, str]] = {}
+        self._merged: dict[tuple[int, str, str | None], tuple[tuple[str, str], ...]] = {}
         self._log = _Logger(verbose, log)
         self._blocking: SyncHttp | None = None
         if aiohttp:
@@ -557,15 +559,15 @@ class AsyncHttp:
             self._clients[bundle] = client
         return client
 
-    def _headers(self, client: Any, endpoint: "Endpoint") -> dict[str, str]:
+    def _headers(self, client: Any, endpoint: "Endpoint") -> tuple[tuple[str, str], ...]:
         """An endpoint's request headers over the client's defaults (Accept-Encoding
         and the like), as client.stream would merge them; made once per endpoint."""
         key = (id(client), endpoint.provider.name, endpoint.key)
         headers = self._merged.get(key)
         if headers is None:
-            headers = _headers_for(endpoint)
-            mine = {name.lower() for name in headers}
-            headers.update((name, value) for name, value in client.headers.items() if name not in mine)
+            mine = _headers_for(endpoint)
+            named = {name.lower() for name in mine}
+            headers = (*mine.items(), *((name, value) for name, value in client.headers.items() if name not in named))
             self._merged[key] = headers
         return headers
 
@@ -588,7 +590,7 @@ class AsyncHttp:
         url = _with_query(build_url(endpoint.base_url, request), request.params)
         headers = self._headers(client, endpoint)  # every hop stays on the key's origin (_next_hop)
         for _ in range(MAX_REDIRECTS + 1):
-            self._log.request("GET", url, headers, endpoint)
+            self._log.request("GET", url, dict(headers), endpoint)
             started = time.monotonic()
             try:
                 async with asyncio.timeout(TIMEOUT_TOTAL):  # connect, proxy, TLS and body
@@ -617,15 +619,18 @@ class AsyncHttp:
 
 
 @functools.lru_cache(maxsize=65536)
-def _parsed(url: str) -> Any:
-    """httpx.URL of a status URL: a watch asks for the same few thousand URLs again
-    and again, and parsing one costs more than sending it."""
+def _request(url: str, headers: tuple[tuple[str, str], ...], timeout: tuple[tuple[str, Any], ...]) -> Any:
+    """The httpx.Request of a GET: a watch asks for the same few thousand URLs with
+    the same few header sets again and again, and making one (parsing the URL,
+    normalising the headers three times over) costs more than aiohttp's sending it.
+    Reused as is: transports only read a request. Keyed by everything in it, so
+    one provider's key never goes out with another's URL."""
     import httpx
 
-    return httpx.URL(url)
+    return httpx.Request("GET", url, headers=dict(headers), extensions={"timeout": dict(timeout)})
 
 
-async def _send(client: Any, url: str, headers: dict[str, str]) -> Any:
+async def _send(client: Any, url: str, headers: tuple[tuple[str, str], ...]) -> Any:
     """One GET through the transport the client picks for `url` (its proxy mount or
     its own): what `client.stream` does, less what a watch never uses and pays for
     on every request (re-parsing the URL, merging defaults, auth and redirect
@@ -633,11 +638,8 @@ async def _send(client: Any, url: str, headers: dict[str, str]) -> Any:
     hand). Same transports, so the same trust, proxies, limits and timeouts.
     `_transport_for_url` is httpx's own (private) choice of mount, as netguard's
     seams are: the proxy tests of every client fail if it changes."""
-    import httpx
-
-    target = _parsed(url)
-    transport = client._transport_for_url(target)
-    request = httpx.Request("GET", target, headers=headers, extensions={"timeout": client.timeout.as_dict()})
+    request = _request(url, headers, tuple(client.timeout.as_dict().items()))
+    transport = client._transport_for_url(request.url)
     response = await transport.handle_async_request(request)
     response.request = request
     return response

@@ -139,10 +139,10 @@ def iso_utc(moment: datetime) -> str:
     last = _last_iso
     if last[0] is moment:  # a list page's hundred jobs were all checked at one moment
         return last[1]
-    utc = moment.astimezone(timezone.utc)
-    # The year padded by hand: strftime's %Y writes year 931 as "931", which sorts
-    # after "2026" as text.
-    text = f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    utc = moment if moment.tzinfo is timezone.utc else moment.astimezone(timezone.utc)
+    # isoformat pads the year to four digits (strftime's %Y writes year 931 as
+    # "931", which sorts after "2026" as text), and is twice as fast.
+    text = utc.isoformat(timespec="milliseconds")[:-6] + "Z"
     _last_iso = (moment, text)
     return text
 

@@ -43,9 +43,8 @@ def _is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return True
     name = type(exc).__name__
-    # Not ConnectTimeout by its name alone: httpx-aiohttp raises it for every
-    # aiohttp connection error (refused, reset, disconnected); a real one has a
-    # TimeoutError under it.
+    # Not ConnectTimeout by its name alone: some adapters raise it for any failed
+    # connection (refused, reset); a real one has a TimeoutError under it.
     return "Timeout" in name and name != "ConnectTimeout"
 
 
