@@ -335,7 +335,8 @@ class History:
 
     # ---- writing -------------------------------------------------------------
     def record(self, jobs: Iterable[Job]) -> None:
-        """Upsert every job (merged with what the history knows) in one transaction."""
+        """Upsert every job (merged with what the history knows) in one transaction:
+        the rows read with one query per provider, written with one statement."""
         latest: dict[tuple[str, str], Job] = {}
         for job in jobs:
             latest[(job.provider, job.id)] = job  # the last of duplicates wins
@@ -346,8 +347,13 @@ class History:
 
         def write() -> None:
             written.clear()  # a retried transaction starts again
+            stored = self._stored_rows(latest)
+            rows = []
             for key, job in latest.items():
-                written[key] = self._upsert(self._conn, key, job, now)
+                checked, merged = self._merged(key, job, stored.get(key), now)
+                written[key] = (checked, merged)
+                rows.append(_row(merged, checked, now))
+            self._conn.executemany(_UPSERT, rows)
 
         def committed() -> bool:
             _transact(self._conn, write)
@@ -356,12 +362,24 @@ class History:
         if self._guard("write", committed, False, count=len(latest)):
             self._written.update(written)
 
-    def _upsert(self, conn: "sqlite3.Connection", key: tuple[str, str], fresh: Job,
+    def _stored_rows(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str, str]]:
+        """(job, extra, checked_at) of each key's row, where there is one."""
+        by_provider: dict[str, list[str]] = {}
+        for provider, job_id in keys:
+            by_provider.setdefault(provider, []).append(job_id)
+        found: dict[tuple[str, str], tuple[str, str, str]] = {}
+        for provider, ids in by_provider.items():
+            for chunk in _chunks(ids, _CHUNK):
+                marks = ",".join("?" * len(chunk))
+                for job_id, *row in self._conn.execute(
+                        f"SELECT id, job, extra, checked_at FROM jobs WHERE provider = ? AND id IN ({marks})",
+                        (provider, *chunk)):
+                    found[(provider, job_id)] = tuple(row)
+        return found
+
+    def _merged(self, key: tuple[str, str], fresh: Job, row: tuple[str, str, str] | None,
                 now: str) -> tuple[str, Job]:
-        """Write one job; returns (its checked_at, the job as written)."""
-        row = conn.execute(
-            "SELECT job, extra, checked_at FROM jobs WHERE provider = ? AND id = ?", key,
-        ).fetchone()
+        """The job to write for `key` over its stored `row`, and its checked_at."""
         mine = self._written.get(key)
         if row is None:
             stored = None
@@ -375,24 +393,7 @@ class History:
             job = merge_known(stored, fresh) if stored else fresh
         else:
             job = merge_known(fresh, stored)
-        checked = job.checked_at or now
-        conn.execute(
-            """
-            INSERT INTO jobs (provider, id, state, created_at, checked_at, first_seen, ended_at, job, extra)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (provider, id) DO UPDATE SET
-                state = excluded.state, created_at = excluded.created_at,
-                checked_at = excluded.checked_at, ended_at = excluded.ended_at,
-                job = excluded.job, extra = excluded.extra
-            """,
-            (
-                job.provider, job.id, job.state.value, normalize_time(job.created_at),
-                checked, now, normalize_time(job.ended_at),
-                json.dumps(job.to_dict(raw=False), ensure_ascii=False, separators=(",", ":")),
-                json.dumps(job.extra or {}, ensure_ascii=False, separators=(",", ":")),
-            ),
-        )
-        return checked, job
+        return job.checked_at or now, job
 
     def prune(self, older_than: datetime) -> int:
         """Forget jobs last checked before `older_than`; how many were removed
@@ -441,6 +442,26 @@ class History:
                     self._warned.add(message)
                     self._warn(message)
                 return fallback
+
+
+_UPSERT = """
+    INSERT INTO jobs (provider, id, state, created_at, checked_at, first_seen, ended_at, job, extra)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (provider, id) DO UPDATE SET
+        state = excluded.state, created_at = excluded.created_at,
+        checked_at = excluded.checked_at, ended_at = excluded.ended_at,
+        job = excluded.job, extra = excluded.extra
+"""
+
+
+def _row(job: Job, checked: str, now: str) -> tuple[Any, ...]:
+    """A job's row for _UPSERT (first_seen is `now`, kept by an existing row)."""
+    return (
+        job.provider, job.id, job.state.value, normalize_time(job.created_at), checked, now,
+        normalize_time(job.ended_at),
+        json.dumps(job.to_dict(raw=False), ensure_ascii=False, separators=(",", ":")),
+        json.dumps(job.extra or {}, ensure_ascii=False, separators=(",", ":")),
+    )
 
 
 def _load(row: Any) -> Job | None:

@@ -627,7 +627,24 @@ def _request(url: str, headers: tuple[tuple[str, str], ...], timeout: tuple[tupl
     one provider's key never goes out with another's URL."""
     import httpx
 
-    return httpx.Request("GET", url, headers=dict(headers), extensions={"timeout": dict(timeout)})
+    request = httpx.Request("GET", url, headers=dict(headers))
+    # Requests with the same headers (Host included) share one copy of them, and
+    # of their timeouts: 2.4 KB a request otherwise, 24 MB over 10,000 jobs.
+    request.headers = _shared_headers(tuple(request.headers.raw))
+    request.extensions = _shared_extensions(timeout)
+    return request
+
+
+@functools.lru_cache(maxsize=256)
+def _shared_headers(raw: tuple[tuple[bytes, bytes], ...]) -> Any:
+    import httpx
+
+    return httpx.Headers(list(raw))
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_extensions(timeout: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    return {"timeout": dict(timeout)}
 
 
 async def _send(client: Any, url: str, headers: tuple[tuple[str, str], ...]) -> Any:
