@@ -427,6 +427,33 @@ def test_a_signal_prints_last_known_states_and_exits_130(sim, env, sig):
     assert f"muvi:{job_id}" in err and "running" in err  # its last known state
 
 
+# A SIGTERM landing while Python runs source text through exec(), as dataclasses do
+# when jobpoll's modules load (here: while the command gathers its jobs); loaded as
+# sitecustomize, so that jobpoll runs as `python -m jobpoll`, where it showed.
+SIGNAL_IN_EXEC = """
+import jobpoll.targets as targets
+gather = targets.gather
+def gather_after_a_signal(*args, **kwargs):
+    exec("import os, signal\\nos.kill(os.getpid(), signal.SIGTERM)\\nfor _ in range(1000): pass")
+    return gather(*args, **kwargs)
+targets.gather = gather_after_a_signal
+"""
+
+
+@pytest.mark.parametrize("command", ["watch", "status"])
+def test_a_signal_inside_an_exec_still_exits_130(sim, env, tmp_path, command):
+    """CPython marks an interrupt that escaped an exec() of source text as unhandled
+    even once it is caught, and at the end of `python -m` kills itself with SIGINT
+    (-2 to a parent, whatever the signal was): jobpoll still exits 130, quietly."""
+    (tmp_path / "sitecustomize.py").write_text(SIGNAL_IN_EXEC)
+    job_id = sim.add_job("muvi", queued=0, running=60)
+    result = subprocess.run([sys.executable, "-m", "jobpoll", command, f"muvi:{job_id}"],
+                            env={**env, "PYTHONPATH": str(tmp_path)}, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 130, result.stderr
+    assert result.stderr.strip() == "jobpoll: interrupted"
+
+
 def test_a_signal_before_the_engine_starts_is_still_quiet(sim, env):
     # A lookup that cannot answer soon: on a loaded box the signal may come late,
     # and the command must still be running to receive it.
