@@ -9,8 +9,11 @@ own full collections walk all of them once more (10 ms). So:
 - start-up: collections wait for START_UP_THRESHOLD net allocations (a one-shot
   command may end before any; garbage stays bounded all the same);
 - `watch`, before it starts polling: what start-up made is frozen (never walked
-  again) and Python's own thresholds come back, so a long watch collects as any
-  Python program does;
+  again) and collections come back, every WATCH_THRESHOLD net allocations
+  rather than Python's 700: a watch of many jobs makes objects by the million
+  (answers, jobs, requests), and at 700 the collector walked the whole heap six
+  times in a watch of 10,000 jobs (0.5 s of 8 s of CPU; 5% less CPU in all).
+  Cyclic garbage still goes, at most that many allocations later;
 - exit: everything alive is frozen, so the shutdown collections skip it.
 
 Nothing here changes what is freed by reference counting, which is almost all.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import gc
 
 START_UP_THRESHOLD = 100_000
+WATCH_THRESHOLD = 10_000
 _defaults: tuple[int, int, int] | None = None
 
 
@@ -34,10 +38,11 @@ def start_up() -> None:
 
 def started() -> None:
     """Start-up is over and a long run begins: what exists now is kept out of
-    later collections, which run at Python's usual pace again."""
+    later collections, which run every WATCH_THRESHOLD net allocations (the
+    older generations at Python's own pace after that)."""
     if _defaults is not None:
         gc.freeze()
-        gc.set_threshold(*_defaults)
+        gc.set_threshold(max(WATCH_THRESHOLD, _defaults[0]), *_defaults[1:])
 
 
 def exiting() -> None:
