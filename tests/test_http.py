@@ -151,6 +151,41 @@ def test_each_request_carries_its_own_endpoints_key_on_a_shared_url(kind):
     server.close()
 
 
+def test_the_aiohttp_transport_sends_a_streamed_body_framed_once():
+    """jobpoll's aiohttp transport is a whole httpx transport: a body httpx streams
+    (jobpoll sends none today) goes out chunked by aiohttp, with one
+    Transfer-Encoding, and arrives whole."""
+    import httpx
+    from aiohttp import web
+
+    from jobpoll.http import client_settings
+
+    async def echo(request):
+        body = await request.read()
+        return web.json_response({"length": len(body), "framing": request.headers.getall("Transfer-Encoding", [])})
+
+    async def parts():
+        for part in (b"one,", b"two,", b"three"):
+            yield part
+
+    async def go():
+        app = web.Application()
+        app.router.add_post("/echo", echo)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            async with httpx.AsyncClient(**client_settings(asynchronous=True, aiohttp=True)) as client:
+                response = await client.post(f"http://127.0.0.1:{port}/echo", content=parts())
+                return response.status_code, response.json()
+        finally:
+            await runner.cleanup()
+
+    assert asyncio.run(go()) == (200, {"length": 13, "framing": ["chunked"]})
+
+
 # ---- deadlines ----------------------------------------------------------------------
 
 

@@ -57,15 +57,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if session is None:
             session = self._session = self._make_session()
         timeout = request.extensions.get("timeout") or {}
+        raw = request.headers.raw
         try:
             data: Any = request.content or None
-        except httpx.RequestNotRead:  # a streamed body: aiohttp reads it (and frames it)
+        except httpx.RequestNotRead:  # a streamed body: aiohttp reads it, and frames it itself
             data = request.stream
+            raw = [(name, value) for name, value in raw if name.lower() != b"transfer-encoding"]
         with _translated_errors():
             response = await session.request(
                 request.method,
                 _url(str(request.url)),
-                headers=_headers(tuple(request.headers.raw)),
+                headers=_headers(tuple(raw)),
                 data=data,
                 allow_redirects=False,
                 auto_decompress=False,  # httpx's Response decodes, under jobpoll's size cap
