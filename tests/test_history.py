@@ -326,3 +326,27 @@ def test_prune_compares_times_as_times_for_any_year(hist):
     assert hist.prune(datetime(99, 1, 1, tzinfo=timezone.utc)) == 0
     assert hist.count() == 2
     assert iso_utc(datetime(931, 10, 5, 1, 2, 3, tzinfo=timezone.utc)) == "0931-10-05T01:02:03.000Z"
+
+
+def test_a_file_with_the_unused_check_index_loses_it_and_keeps_its_rows(tmp_path):
+    """Version 1 files made before carry an index on checked_at that no query uses
+    and every write updates: it goes at the next open; rows, prune and older
+    jobpolls (same schema version) are unaffected."""
+    from jobpoll.history import SCHEMA_VERSION, connect_history
+
+    path = tmp_path / "history.sqlite3"
+    with connect_history(print, path) as history:
+        history.record([job("muvi", "job_1")])
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE INDEX jobs_by_check ON jobs (checked_at)")  # as version 1 made it
+    conn.commit()
+    conn.close()
+
+    with connect_history(print, path) as history:
+        assert history.get("muvi", "job_1").state is State.DONE
+    conn = sqlite3.connect(path)
+    indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.close()
+    assert "jobs_by_check" not in indexes and "jobs_by_time" in indexes
+    assert version == SCHEMA_VERSION == 1

@@ -62,9 +62,13 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         ) WITHOUT ROWID
         """,
         "CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs (coalesce(created_at, first_seen))",
-        "CREATE INDEX IF NOT EXISTS jobs_by_check ON jobs (checked_at)",
     ),
 }
+# An index of version 1 files that no query uses (prune compares checked_at as a
+# time, julianday(), which no index serves) and every write updated: a fifth to
+# two fifths of a watch's history writes. Dropped where found; the schema is
+# otherwise the same, so older jobpolls still read and write these files.
+_UNUSED_INDEXES = ("jobs_by_check",)
 
 _SORT_KEY = "coalesce(created_at, first_seen)"
 
@@ -159,6 +163,7 @@ def _prepare_file(path: Path) -> None:
 def _migrate(conn: "sqlite3.Connection", path: Path) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
+        _drop_unused_indexes(conn)
         return
     if version > SCHEMA_VERSION:
         raise _Unusable(f"it was written by a newer jobpoll (schema {version}; this one knows {SCHEMA_VERSION})")
@@ -173,6 +178,21 @@ def _migrate(conn: "sqlite3.Connection", path: Path) -> None:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     _transact(conn, upgrade)
+
+
+def _drop_unused_indexes(conn: "sqlite3.Connection") -> None:
+    """Where the file still has them; only a speed-up, so a file this process may
+    not write (or one locked for long) keeps them, and is used as before."""
+    import sqlite3
+
+    marks = ",".join("?" * len(_UNUSED_INDEXES))
+    found = conn.execute(f"SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ({marks})",
+                         _UNUSED_INDEXES).fetchall()
+    for (name,) in found:
+        try:
+            _retry_locked(lambda: conn.execute(f"DROP INDEX IF EXISTS {name}"))
+        except sqlite3.Error:
+            return
 
 
 def _is_locked(exc: BaseException) -> bool:
