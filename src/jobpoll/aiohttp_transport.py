@@ -114,7 +114,7 @@ def _basic_auth(login: str, password: str) -> str:
     return aiohttp.BasicAuth(login, password, "utf-8").encode()
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)  # as http.REUSED_REQUESTS: a watch's URLs, not every list page's
 def _url(text: str) -> URL:
     # httpx has already checked and percent-encoded it: aiohttp must not again.
     return URL(text, encoded=True)

@@ -62,6 +62,7 @@ TIMEOUT_TOTAL = 60.0  # a whole request: connect, proxy, TLS and body, however s
 KEEPALIVE = 30.0
 # From this many jobs on, watch uses the aiohttp transport (throughput over start-up).
 AIOHTTP_FROM_JOBS = 50
+REUSED_REQUESTS = 16384  # GET requests kept for reuse: the status URLs of a 10,000-job watch
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
 _LOGGED_BODY_CHARS = 2000
 _PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
@@ -618,13 +619,15 @@ class AsyncHttp:
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=REUSED_REQUESTS)
 def _request(url: str, headers: tuple[tuple[str, str], ...], timeout: tuple[tuple[str, Any], ...]) -> Any:
     """The httpx.Request of a GET: a watch asks for the same few thousand URLs with
     the same few header sets again and again, and making one (parsing the URL,
     normalising the headers three times over) costs more than aiohttp's sending it.
     Reused as is: transports only read a request. Keyed by everything in it, so
-    one provider's key never goes out with another's URL."""
+    one provider's key never goes out with another's URL. A list page's URL is
+    new at every cycle (its window ends at "now"): the least recently used go
+    first, so the memory stays bounded (~1.5 KB a request) however long a watch."""
     import httpx
 
     request = httpx.Request("GET", url, headers=dict(headers))
