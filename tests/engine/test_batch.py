@@ -52,6 +52,36 @@ def test_json2video_is_batched_one_list_request_per_hundred_jobs_per_cycle():
     assert first["limit"] == "100" and "date_start" in first and "date_end" in first
 
 
+def test_a_json2video_batch_makes_jobs_of_its_members_only(monkeypatch):
+    """The list window holds the account's other renders too (here five for each
+    watched one): only the watched ones are made jobs, cycle after cycle."""
+    from jobpoll.providers.json2video import Json2Video
+
+    ids = [f"{i:016d}" for i in range(20)]
+    others = [f"X{i:015d}" for i in range(100)]
+    created = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+    made: list[str] = []
+    movie_job = Json2Video._movie_job
+
+    def counted(self, project, movie, now):
+        made.append(project)
+        return movie_job(self, project, movie, now)
+
+    monkeypatch.setattr(Json2Video, "_movie_job", counted)
+
+    def answer(endpoint, request, now):
+        status = "done" if now > 0.3 else "running"
+        movies = [j2v_movie(p, status, created) for p in ids + others]
+        return body(200, {"success": True, "movies": movies, "next_token": None, "has_next": False})
+
+    http = FakeHttp(answer)
+    watcher = WatchLoop(targets("json2video", ids), PollOptions(interval=0.05, max_interval=0.1), http)
+    stop, _ = run(watcher)
+    assert stop is Stop.FINISHED and all(r.job.state is State.DONE for r in watcher.results())
+    assert len(http.calls) >= 2  # more than one cycle
+    assert made and set(made) <= set(ids)
+
+
 def test_muvi_is_listed_and_each_ending_finished_by_one_single_lookup():
     ids = [f"job_{i:012x}" for i in range(150)]
     created = {job_id: f"2026-11-26T06:00:{i % 60:02d}Z" for i, job_id in enumerate(ids)}

@@ -377,6 +377,17 @@ def test_parse_list_skips_items_that_are_no_movie():
     assert [j.id for j in page.jobs] == [J2V_ID]
 
 
+def test_parse_list_makes_jobs_of_the_wanted_projects_only():
+    """A watch's list window holds the account's other renders too: they are left
+    out before they are parsed (a broken one among them costs nothing either)."""
+    other = variant(J2V_PENDING, "movie", project="OtherOtherOther1")["movie"]
+    movies = [other, {"project": "BrokenBrokenBrok"}, J2V_DONE["movie"]]
+    page = P.parse_list(answer(variant(J2V_LIST, movies=movies)), NOW, wanted={J2V_ID})
+    assert [j.id for j in page.jobs] == [J2V_ID] and page.jobs[0] == parse(J2V_DONE)
+    assert [j.id for j in P.parse_list(answer(variant(J2V_LIST, movies=movies)), NOW).jobs] == [
+        "OtherOtherOther1", J2V_ID]  # without `wanted`: every item that is a movie
+
+
 def test_parse_list_null_movies_is_empty():
     assert P.parse_list(answer(variant(J2V_LIST, movies=None)), NOW).jobs == []
 

@@ -180,6 +180,9 @@ class Batcher:
             # not found by then is looked up alone once, and comes back.
             max_pages = math.ceil(len(members) / BATCH_PAGE) + 2
         found: dict[str, Job] = {}
+        # Only where paging never reads the page's other jobs: an undated list stops
+        # at its first job older than every member (older_than), whoever's it is.
+        wanted_only = provider.parses_wanted and batch.policy.dated
         for state in batch.policy.active or (None,):
             cursor: str | None = None
             for _ in range(max_pages):
@@ -187,7 +190,10 @@ class Batcher:
                     since=since, until=until, state=state, limit=BATCH_PAGE, cursor=cursor)
                 answer = await self.loop.http.get(endpoint, request)
                 batch.route.pacer.observe(answer.headers, self.loop.clock())
-                page = provider.parse_list(answer, utcnow())
+                if wanted_only:  # the window's other jobs are not made jobs at all
+                    page = provider.parse_list(answer, utcnow(), wanted=members)
+                else:
+                    page = provider.parse_list(answer, utcnow())
                 mine = [job for job in page.jobs if job.id in members]
                 for job in mine:
                     found[job.id] = job  # a later query is the fresher answer

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Container
 
 from jobpoll.errors import JobpollError, UnavailableError
 from jobpoll.model import Job, Output, State
@@ -112,9 +112,11 @@ def add_output(outputs: list[Output], kind: str, url: Any) -> None:
 
 
 def list_jobs(
-    items: list[Any], id_key: str, make_job: Callable[[str, dict[str, Any]], Job]
+    items: list[Any], id_key: str, make_job: Callable[[str, dict[str, Any]], Job],
+    wanted: Container[str] | None = None,
 ) -> list[Job]:
-    """The jobs of one listing page, each item made a Job by `make_job(id, item)`.
+    """The jobs of one listing page, each item made a Job by `make_job(id, item)`;
+    with `wanted`, only the items of those IDs.
 
     A listing is an overview: an item that is no job (no ID under `id_key`, no
     status word) is left out rather than failing the whole page.
@@ -123,7 +125,7 @@ def list_jobs(
     for item in items:
         item = as_dict(item)
         job_id = as_text(item.get(id_key)) if item else None
-        if job_id is None:
+        if job_id is None or (wanted is not None and job_id not in wanted):
             continue
         try:
             jobs.append(make_job(job_id, item))

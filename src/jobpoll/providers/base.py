@@ -94,6 +94,10 @@ class Provider:
     list_default_span: timedelta | None = None  # a dated list without --since reaches back this far
     list_states: frozenset[str] = frozenset()  # states list_request can filter on (else: filtered here)
     list_newest_first: bool = False  # an undated list stops paging at the first job older than --since
+    # parse_list takes `wanted` (IDs): the page's other items are left out before
+    # they are made jobs. A watch's dated list window holds every job the account
+    # made since its oldest member, and those are most of a page for a busy account.
+    parses_wanted: bool = False
 
     # ---- names -------------------------------------------------------------
     @property
@@ -142,6 +146,8 @@ class Provider:
         raise NotImplementedError
 
     def parse_list(self, answer: Answer, now: datetime) -> ListPage:
+        """The page's jobs. A provider with `parses_wanted` also takes `wanted=`, a
+        container of IDs, and makes jobs of those items only."""
         raise NotImplementedError
 
     def list_windows(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:

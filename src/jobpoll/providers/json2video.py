@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Container
 
 from jobpoll.errors import JobpollError, NotFoundError, UsageError
 from jobpoll.model import Job, JobError, Output, State, iso_utc, normalize_time, parse_time
@@ -75,6 +75,7 @@ class Json2Video(Provider):
     supports_list = True
     list_policy = ListPolicy(dated=True, complete=True)  # list items are whole movie objects
     list_dated = True  # date_start/date_end; no status filter
+    parses_wanted = True
     list_max_span = MAX_WINDOW
     # Its own default is "since the first day of this month", which lists almost
     # nothing on the 1st; jobpoll asks for the last 30 days instead.
@@ -133,14 +134,14 @@ class Json2Video(Provider):
         except JobpollError as err:
             raise err.for_job(f"{self.name}:{job_id}")
 
-    def parse_list(self, answer: Answer, now: datetime) -> ListPage:
+    def parse_list(self, answer: Answer, now: datetime, wanted: Container[str] | None = None) -> ListPage:
         body = self._read(answer)
         if "movies" not in body:  # an error told with HTTP 200, or garbage
             raise self._error(answer, body)
         movies = [] if body["movies"] is None else body["movies"]
         if not isinstance(movies, list):
             raise unexpected_shape(self.name, "'movies' is not a list")
-        jobs = list_jobs(movies, "project", lambda project, movie: self._movie_job(project, movie, now))
+        jobs = list_jobs(movies, "project", lambda project, movie: self._movie_job(project, movie, now), wanted)
         return ListPage(jobs, next_cursor(body.get("next_token"), body.get("has_next")))
 
     # ---- internals ---------------------------------------------------------
