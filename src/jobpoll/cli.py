@@ -252,20 +252,15 @@ def _settle_stderr() -> None:
 
 
 def _exit_interrupted(code: int) -> None:
-    """Exit with `code` at once, the output flushed. A signal that lands while
-    Python runs source text through exec() (dataclasses make their methods so,
-    while jobpoll's modules load) leaves CPython's own mark that an interrupt went
-    unhandled, though jobpoll caught it: at exit the interpreter would then kill
-    itself with SIGINT, whatever the signal was and whatever code jobpoll chose.
-    The command has cleaned up after itself by now; only the interpreter's
-    teardown is skipped."""
+    """Exit with `code` at once (main has flushed stdout and settled stderr). A
+    signal that lands while Python runs source text through exec() (dataclasses
+    make their methods so, while jobpoll's modules load) leaves CPython's own mark
+    that an interrupt went unhandled, though jobpoll caught it: at exit the
+    interpreter would then kill itself with SIGINT, whatever the signal was and
+    whatever code jobpoll chose. The command has cleaned up after itself by now;
+    only the interpreter's teardown is skipped."""
     import os
 
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
-    _settle_stderr()
     os._exit(code)
 
 

@@ -285,24 +285,17 @@ class History:
         return self.get_many([(provider, job_id)]).get((provider, job_id))
 
     def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Job]:
-        by_provider: dict[str, list[str]] = {}
-        for provider, job_id in dict.fromkeys(keys):
-            by_provider.setdefault(provider, []).append(job_id)
+        wanted = list(dict.fromkeys(keys))
 
         def read() -> dict[tuple[str, str], Job]:
             found: dict[tuple[str, str], Job] = {}
-            for provider, ids in by_provider.items():
-                for chunk in _chunks(ids, _CHUNK):
-                    marks = ",".join("?" * len(chunk))
-                    rows = self._conn.execute(
-                        f"SELECT job, extra FROM jobs WHERE provider = ? AND id IN ({marks})",
-                        (provider, *chunk),
-                    )
-                    for job in filter(None, (_load(r) for r in rows)):
-                        found[(job.provider, job.id)] = job
+            for row in self._rows(wanted, "job, extra").values():
+                job = _load(row)
+                if job is not None:
+                    found[(job.provider, job.id)] = job
             return found
 
-        return self._guard("read", read, {}) if by_provider else {}
+        return self._guard("read", read, {}) if wanted else {}
 
     def query(
         self,
@@ -367,7 +360,7 @@ class History:
 
         def write() -> None:
             written.clear()  # a retried transaction starts again
-            stored = self._stored_rows(latest)
+            stored = self._rows(latest, "job, extra, checked_at")
             rows = []
             for key, job in latest.items():
                 checked, merged = self._merged(key, job, stored.get(key), now)
@@ -382,17 +375,18 @@ class History:
         if self._guard("write", committed, False, count=len(latest)):
             self._written.update(written)
 
-    def _stored_rows(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str, str]]:
-        """(job, extra, checked_at) of each key's row, where there is one."""
+    def _rows(self, keys: Iterable[tuple[str, str]], columns: str) -> dict[tuple[str, str], tuple[Any, ...]]:
+        """`columns` of each (provider, id) key's row, where there is one: one query
+        per provider and _CHUNK IDs."""
         by_provider: dict[str, list[str]] = {}
         for provider, job_id in keys:
             by_provider.setdefault(provider, []).append(job_id)
-        found: dict[tuple[str, str], tuple[str, str, str]] = {}
+        found: dict[tuple[str, str], tuple[Any, ...]] = {}
         for provider, ids in by_provider.items():
             for chunk in _chunks(ids, _CHUNK):
                 marks = ",".join("?" * len(chunk))
                 for job_id, *row in self._conn.execute(
-                        f"SELECT id, job, extra, checked_at FROM jobs WHERE provider = ? AND id IN ({marks})",
+                        f"SELECT id, {columns} FROM jobs WHERE provider = ? AND id IN ({marks})",
                         (provider, *chunk)):
                     found[(provider, job_id)] = tuple(row)
         return found

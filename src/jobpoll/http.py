@@ -37,7 +37,7 @@ import os
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Iterable, TextIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from jobpoll import __version__
@@ -347,13 +347,13 @@ class _Logger:
     def _print(self, line: str) -> None:
         print(line, file=self.stream or sys.stderr)
 
-    def request(self, method: str, url: str, headers: dict[str, str], endpoint: "Endpoint") -> None:
+    def request(self, method: str, url: str, headers: Iterable[tuple[str, str]], endpoint: "Endpoint") -> None:
         if not self.enabled:
             return
         from jobpoll.render import safe_text
 
         self._print(f"> {method} {safe_text(redact(url, endpoint.key))}")
-        for name, value in headers.items():
+        for name, value in headers:
             if name.lower() == endpoint.provider.auth_header.lower():
                 value = "***"
             self._print(f"> {name}: {safe_text(redact(value, endpoint.key))}")
@@ -478,7 +478,7 @@ class SyncHttp:
         url = _with_query(build_url(endpoint.base_url, request), request.params)
         headers = _headers_for(endpoint)  # every hop stays on the key's origin (_next_hop)
         for _ in range(MAX_REDIRECTS + 1):
-            self._log.request("GET", url, headers, endpoint)
+            self._log.request("GET", url, headers.items(), endpoint)
             started = time.monotonic()
             try:
                 with netguard.deadline(TIMEOUT_TOTAL):
@@ -591,7 +591,7 @@ class AsyncHttp:
         url = _with_query(build_url(endpoint.base_url, request), request.params)
         headers = self._headers(client, endpoint)  # every hop stays on the key's origin (_next_hop)
         for _ in range(MAX_REDIRECTS + 1):
-            self._log.request("GET", url, dict(headers), endpoint)
+            self._log.request("GET", url, headers, endpoint)
             started = time.monotonic()
             try:
                 async with asyncio.timeout(TIMEOUT_TOTAL):  # connect, proxy, TLS and body
