@@ -24,6 +24,11 @@ The policy follows what a lookup costs (issue 11):
 - A batched job whose estimated finish comes before the next list cycle gets one
   lookup of its own aimed at it (for Muvi, whose list lacks the outputs, that is the
   lookup its ending needs anyway).
+- A job's own lookups are sent on a grid of at most a quarter second (a tenth of
+  their wait, less for short ones), never early: lookups due close together go out
+  in one turn of the event loop. Each turn has a cost of its own (a wake from
+  epoll, caches gone cold since the last): a 1,000-job watch spread one lookup to a
+  turn used a third more CPU for the same requests.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ SOONEST_AIM = 0.25  # seconds: the shortest hop to an estimated finish (without 
 PROGRESS_STEP = 1.0  # percent: providers report progress in whole percents
 AIM_SPREAD = 1.5  # seconds of doubt about a finish worth one more look before aiming at it
 BATCH_QUIET = 60.0  # seconds without a change in a whole batch before its cadence backs off
+COALESCE = 0.25  # seconds: the longest a job's own lookup is held back to go with others
+COALESCE_SHARE = 0.1  # ... and at most this share of its wait
+COALESCE_FINEST = 1 / 64  # seconds: a finer grid would gather nothing
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,24 @@ def next_delay(
             return hop
     cadence.interval = age_interval(now - cadence.born, cadence.young, top, rng)
     return cadence.interval
+
+
+def send_at(now: float, delay: float, max_interval: float) -> float:
+    """The clock time to send a job's own lookup due `delay` seconds from `now`:
+    rounded up to a grid of at most COALESCE seconds and COALESCE_SHARE of the
+    wait, so lookups due close together leave in one turn of the event loop. The
+    grids are powers of two: lookups with similar waits share one, and land on
+    the same instant. Never earlier (an aimed look would come before the finish),
+    unless later would pass --max-interval."""
+    due = now + delay
+    step = min(COALESCE, COALESCE_SHARE * delay)
+    if step < COALESCE_FINEST:
+        return due
+    step = 2.0 ** math.floor(math.log2(step))
+    on_grid = math.ceil(due / step) * step
+    if delay <= max_interval < on_grid - now:
+        on_grid -= step
+    return on_grid
 
 
 def age_interval(age: float, young: float, top: float, rng: random.Random | None = None) -> float:

@@ -131,9 +131,9 @@ class Tracker:
         schedule.note_created(t.cadence, job, now, time.time())
         moved = schedule.track_progress(t.cadence, previous, job, now)
         if reschedule and not loop.batches.rejoin(t, now):
-            loop.push(now + schedule.next_delay(
-                t.cadence, job, moved=moved, now=now,
-                max_interval=loop.options.max_interval, rng=loop.rng), t)
+            max_interval = loop.options.max_interval
+            delay = schedule.next_delay(t.cadence, job, moved=moved, now=now, max_interval=max_interval, rng=loop.rng)
+            loop.push(schedule.send_at(now, delay, max_interval), t)
         return changed
 
     def _retry(self, t: Tracked, exc: UnavailableError) -> None:
