@@ -24,7 +24,7 @@ The policy follows what a lookup costs (issue 11):
 - A batched job whose estimated finish comes before the next list cycle gets one
   lookup of its own aimed at it (for Muvi, whose list lacks the outputs, that is the
   lookup its ending needs anyway).
-- A job's own lookups are sent on a grid of at most a quarter second (a tenth of
+- A job's own lookups are sent on a grid of at most half a second (a fifth of
   their wait, less for short ones), never early: lookups due close together go out
   in one turn of the event loop. Each turn has a cost of its own (a wake from
   epoll, caches gone cold since the last): a 1,000-job watch spread one lookup to a
@@ -54,8 +54,8 @@ SOONEST_AIM = 0.25  # seconds: the shortest hop to an estimated finish (without 
 PROGRESS_STEP = 1.0  # percent: providers report progress in whole percents
 AIM_SPREAD = 1.5  # seconds of doubt about a finish worth one more look before aiming at it
 BATCH_QUIET = 60.0  # seconds without a change in a whole batch before its cadence backs off
-COALESCE = 0.25  # seconds: the longest a job's own lookup is held back to go with others
-COALESCE_SHARE = 0.1  # ... and at most this share of its wait
+COALESCE = 0.5  # seconds: the longest a job's own lookup is held back to go with others
+COALESCE_SHARE = 0.2  # ... and at most this share of its wait
 COALESCE_FINEST = 1 / 64  # seconds: a finer grid would gather nothing
 
 
