@@ -98,8 +98,17 @@ class _Body(httpx.AsyncByteStream):
         self._response = response
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        response = self._response
         with _translated_errors():
-            async for chunk in self._response.content.iter_chunked(CHUNK):
+            length = response.content_length
+            if length is not None and length <= CHUNK:
+                # A status answer (a few hundred bytes, its length given): one read,
+                # not a chunk iterator's turns (a fifth of a watch's body reading).
+                body = await response.read()
+                if body:
+                    yield body
+                return
+            async for chunk in response.content.iter_chunked(CHUNK):
                 yield chunk
 
     async def aclose(self) -> None:
