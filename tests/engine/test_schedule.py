@@ -219,7 +219,8 @@ def test_a_lookup_is_held_back_by_at_most_half_a_second_and_a_fifth_of_its_wait(
     assert send_at(3.21, 0.02, max_interval=60.0) == 3.21 + 0.02  # -i 20ms stays 20 ms
 
 
-def test_the_grid_never_stretches_a_wait_past_max_interval():
+def test_the_grid_never_stretches_a_wait_past_max_interval_nor_shortens_it():
+    # -i 5s --max-interval 5s: every wait is exactly 5 s, on the grid or not.
     for now in (0.1, 0.3, 7.77, 1000.01):
-        assert 8.0 - COALESCE <= send_at(now, 8.0, max_interval=8.0) - now <= 8.0
-        assert 7.9 - COALESCE <= send_at(now, 7.9, max_interval=8.0) - now <= 8.0
+        assert send_at(now, 5.0, max_interval=5.0) == now + 5.0
+        assert 7.9 <= send_at(now, 7.9, max_interval=8.0) - now <= 8.0

@@ -170,17 +170,16 @@ def send_at(now: float, delay: float, max_interval: float) -> float:
     rounded up to a grid of at most COALESCE seconds and COALESCE_SHARE of the
     wait, so lookups due close together leave in one turn of the event loop. The
     grids are powers of two: lookups with similar waits share one, and land on
-    the same instant. Never earlier (an aimed look would come before the finish),
-    unless later would pass --max-interval."""
+    the same instant. Never earlier (an aimed look would come before the finish,
+    and -i is the shortest wait), nor past --max-interval: such a lookup keeps
+    its own time."""
     due = now + delay
     step = min(COALESCE, COALESCE_SHARE * delay)
     if step < COALESCE_FINEST:
         return due
     step = 2.0 ** math.floor(math.log2(step))
     on_grid = math.ceil(due / step) * step
-    if delay <= max_interval < on_grid - now:
-        on_grid -= step
-    return on_grid
+    return due if delay <= max_interval < on_grid - now else on_grid
 
 
 def age_interval(age: float, young: float, top: float, rng: random.Random | None = None) -> float:
