@@ -87,6 +87,27 @@ def test_a_gzip_bomb_is_capped_after_decoding(kind):
     server.close()
 
 
+@pytest.mark.parametrize("kind", CLIENTS)
+@pytest.mark.parametrize("size", [300, 70 * 1024])
+def test_an_answer_is_read_whole_whether_small_or_past_a_read_chunk(kind, size):
+    # The aiohttp transport reads an answer of known length up to 64 KiB at once,
+    # a longer one in chunks: both must come whole.
+    padded = json.dumps({**json.loads(JOB_BODY), "note": "x" * size}).encode()
+    server = ScriptedServer([http_reply(200, padded)])
+    [answer] = fetch(kind, server.url)
+    assert answer.body == padded
+    server.close()
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
+def test_an_answer_larger_than_the_cap_is_refused_without_compression_too(kind):
+    from jobpoll import http
+
+    server = ScriptedServer([http_reply(200, b" " * (http.MAX_BODY_BYTES + 1))])
+    assert "larger than 8 MiB" in fails(kind, server.url)
+    server.close()
+
+
 # ---- hostile framing ----------------------------------------------------------------
 
 BAD_FRAMING = {
