@@ -11,6 +11,7 @@ from jobpoll.config import Endpoint
 from jobpoll.engine.schedule import (
     BATCH_QUIET,
     COALESCE,
+    COALESCE_AIMED,
     COALESCE_SHARE,
     Cadence,
     Traits,
@@ -224,3 +225,18 @@ def test_the_grid_never_stretches_a_wait_past_max_interval_nor_shortens_it():
     for now in (0.1, 0.3, 7.77, 1000.01):
         assert send_at(now, 5.0, max_interval=5.0) == now + 5.0
         assert 7.9 <= send_at(now, 7.9, max_interval=8.0) - now <= 8.0
+
+
+def test_a_look_aimed_at_a_finish_waits_less_for_company_than_one_by_age():
+    # Lateness of an aimed look is detection lag: a finer grid there.
+    cadence = Cadence.start(pictory(), now=0.0)
+    track_progress(cadence, None, running(20.0), 0.0)
+    track_progress(cadence, running(20.0), running(40.0), 2.0)
+    delay = next_delay(cadence, running(40.0), moved=True, now=2.0, max_interval=60.0)
+    assert cadence.aimed
+    rng = random.Random(13)
+    for _ in range(500):
+        now = rng.uniform(0.0, 1000.0)
+        assert 0.0 <= send_at(now, delay, 60.0, aimed=True) - (now + delay) <= COALESCE_AIMED
+    next_delay(cadence, running(40.0), moved=False, now=4.0, max_interval=60.0)
+    assert not cadence.aimed  # an age interval: the coarser grid

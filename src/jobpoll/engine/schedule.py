@@ -57,6 +57,7 @@ BATCH_QUIET = 60.0  # seconds without a change in a whole batch before its caden
 COALESCE = 0.5  # seconds: the longest a job's own lookup is held back to go with others
 COALESCE_SHARE = 0.2  # ... and at most this share of its wait
 COALESCE_FINEST = 1 / 64  # seconds: a finer grid would gather nothing
+COALESCE_AIMED = 0.125  # seconds: the grid of a look aimed at a finish, whose lateness is lag
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Cadence:
     sample: tuple[float, float] | None = None  # (time, progress) when first seen running
     moved: bool = False  # whether the last answer moved its progress
     dated: bool = False  # whether `born` comes from the job's creation time
+    aimed: bool = False  # whether the current interval is aimed at an estimated finish
 
     @classmethod
     def start(cls, traits: Traits, now: float) -> "Cadence":
@@ -159,22 +161,23 @@ def next_delay(
     if moved and cadence.sample is not None and job.progress is not None:
         hop = aim(cadence.sample, now, job.progress, cadence.traits.soonest, top)
         if hop is not None:
-            cadence.interval = hop
+            cadence.interval, cadence.aimed = hop, True
             return hop
-    cadence.interval = age_interval(now - cadence.born, cadence.young, top, rng)
+    cadence.interval, cadence.aimed = age_interval(now - cadence.born, cadence.young, top, rng), False
     return cadence.interval
 
 
-def send_at(now: float, delay: float, max_interval: float) -> float:
+def send_at(now: float, delay: float, max_interval: float, *, aimed: bool = False) -> float:
     """The clock time to send a job's own lookup due `delay` seconds from `now`:
     rounded up to a grid of at most COALESCE seconds and COALESCE_SHARE of the
     wait, so lookups due close together leave in one turn of the event loop. The
     grids are powers of two: lookups with similar waits share one, and land on
     the same instant. Never earlier (an aimed look would come before the finish,
     and -i is the shortest wait), nor past --max-interval: such a lookup keeps
-    its own time."""
+    its own time. A look `aimed` at an estimated finish goes on a finer grid:
+    there, every moment late is detection lag (and finishes spread anyway)."""
     due = now + delay
-    step = min(COALESCE, COALESCE_SHARE * delay)
+    step = min(COALESCE_AIMED if aimed else COALESCE, COALESCE_SHARE * delay)
     if step < COALESCE_FINEST:
         return due
     step = 2.0 ** math.floor(math.log2(step))
