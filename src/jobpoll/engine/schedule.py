@@ -25,7 +25,8 @@ The policy follows what a lookup costs (issue 11):
   lookup of its own aimed at it (for Muvi, whose list lacks the outputs, that is the
   lookup its ending needs anyway).
 - A job's own lookups are sent on a grid of at most half a second (a fifth of
-  their wait, less for short ones), never early: lookups due close together go out
+  their wait, less for short ones; an eighth of a second for a look aimed at a
+  finish, where lateness is lag), never early: lookups due close together go out
   in one turn of the event loop. Each turn has a cost of its own (a wake from
   epoll, caches gone cold since the last): a 1,000-job watch spread one lookup to a
   turn used a third more CPU for the same requests.
