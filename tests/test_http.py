@@ -100,6 +100,22 @@ def test_an_answer_is_read_whole_whether_small_or_past_a_read_chunk(kind, size):
 
 
 @pytest.mark.parametrize("kind", CLIENTS)
+@pytest.mark.parametrize("sent, read", [(b"caf\xc3\xa9", "caf\u00e9"), (b"caf\xe9", "caf\u00e9"), (b"cafe", "cafe")])
+def test_every_client_reads_an_answers_headers_alike(kind, sent, read):
+    # The aiohttp transport hands a small plain answer over without httpx's
+    # Response: its headers must still read as httpx reads them (UTF-8, else
+    # Latin-1; names in lower case; a repeated header joined).
+    reply = (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nX-Note: %s\r\nX-Twice: a\r\nx-twice: b\r\n\r\n"
+             % (len(JOB_BODY), sent)) + JOB_BODY
+    server = ScriptedServer([reply])
+    [answer] = fetch(kind, server.url)
+    assert answer.body == JOB_BODY and answer.status_code == 200
+    assert answer.headers["x-note"] == read and answer.headers["x-twice"] == "a, b"
+    assert answer.url == server.url.rstrip("/") + "/v1/jobs/job_abc123def456"
+    server.close()
+
+
+@pytest.mark.parametrize("kind", CLIENTS)
 def test_an_answer_larger_than_the_cap_is_refused_without_compression_too(kind):
     from jobpoll import http
 

@@ -171,9 +171,9 @@ SYNC_TRANSPORT_QUOTES = """
 ASYNC_TRANSPORT_QUOTES = """
     import jobpoll.aiohttp_transport
     import jobpoll.http
-    async def handle_async_request(self, request):
+    async def response(self, request):  # where both of its ways to answer ask aiohttp
         raise ValueError(f"Illegal header value {dict(request.headers)!r}")
-    jobpoll.aiohttp_transport.AiohttpTransport.handle_async_request = handle_async_request
+    jobpoll.aiohttp_transport.AiohttpTransport._response = response
 """
 
 

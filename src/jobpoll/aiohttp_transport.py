@@ -53,6 +53,29 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return aiohttp.ClientSession(connector=connector)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return _streamed(await self._response(request), request)
+
+    async def plain_or_streamed(self, request: httpx.Request) -> "tuple[int, Any, bytes] | httpx.Response":
+        """What a watch sends through: an answer that needs nothing of httpx's
+        Response (no Content-Encoding to decode, a stated length within CHUNK, not
+        a redirect or a 407, whose bodies jobpoll does not read) comes back read
+        whole and bare, as (status, raw headers, body); any other as
+        handle_async_request returns it. A status answer is always the first kind:
+        the Response's stream, decoder and chunker machinery was a sixth of a
+        watched request's CPU."""
+        response = await self._response(request)
+        length = response.content_length
+        if (length is None or length > CHUNK or response.status in _NOT_READ
+                or "Content-Encoding" in response.headers):
+            return _streamed(response, request)
+        with _translated_errors():
+            try:
+                body = await response.read()
+            finally:
+                response.release()  # the connection goes back (closed if the body fell short)
+        return response.status, response.raw_headers, body
+
+    async def _response(self, request: httpx.Request) -> aiohttp.ClientResponse:
         session = self._session
         if session is None:
             session = self._session = self._make_session()
@@ -76,17 +99,25 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 server_hostname=request.extensions.get("sni_hostname"),
                 **self._proxy,
             )
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.raw_headers,
-            stream=_Body(response),
-            request=request,
-            extensions={"http_version": b"HTTP/1.1"},
-        )
+        return response
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+# Redirects and a proxy's 407: their bodies are not read (http.py follows or refuses them).
+_NOT_READ = frozenset({301, 302, 303, 307, 308, 407})
+
+
+def _streamed(response: aiohttp.ClientResponse, request: httpx.Request) -> httpx.Response:
+    return httpx.Response(
+        status_code=response.status,
+        headers=response.raw_headers,
+        stream=_Body(response),
+        request=request,
+        extensions={"http_version": b"HTTP/1.1"},
+    )
 
 
 class _Body(httpx.AsyncByteStream):

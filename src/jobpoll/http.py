@@ -428,14 +428,19 @@ def _with_query(url: str, params: dict[str, str] | None) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
 
 
-def _answer(response: Any, body: bytes) -> Answer:
-    headers: dict[str, str] = {}
-    sent = response.headers
-    encoding = sent.encoding  # httpx's choice for these headers (ascii, utf-8 or latin-1), made once
-    for name, value in sent.raw:
-        name, value = name.decode(encoding).lower(), value.decode(encoding)
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return Answer(response.status_code, headers, body, str(response.url))
+def _header_dict(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Raw headers as Answer keeps them: names in lower case, repeats joined with
+    ", ", all decoded as httpx decodes them (ASCII, else UTF-8, else Latin-1)."""
+    for encoding in ("ascii", "utf-8", "latin-1"):
+        headers: dict[str, str] = {}
+        try:
+            for name, value in raw:
+                name, value = name.decode(encoding).lower(), value.decode(encoding)
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        except UnicodeDecodeError:
+            continue
+        return headers
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
 
 
 class SyncHttp:
@@ -500,25 +505,26 @@ class SyncHttp:
 
                 raise network_error(exc, endpoint, url, time.monotonic() - started,
                                     deadline_passed=_past_deadline(started)) from None
-            settled = _settle(response, body, url, endpoint, self._log, started)
+            settled = _settle(response.status_code, response.headers.raw, bytes(body), str(response.url),
+                              url, endpoint, self._log, started)
             if isinstance(settled, Answer):
                 return settled
             url = settled
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
 
 
-def _settle(response: Any, body: bytearray, url: str, endpoint: "Endpoint",
-            log: "_Logger", started: float) -> "Answer | str":
+def _settle(status: int, raw_headers: Iterable[tuple[bytes, bytes]], body: bytes, answer_url: str,
+            url: str, endpoint: "Endpoint", log: "_Logger", started: float) -> "Answer | str":
     """What a response comes to, for both clients: the answer (the key scrubbed,
     logged for -v), or the URL of a same-origin redirect to follow."""
-    status = response.status_code
     if status == 407:
         raise _proxy_refused(endpoint, url)
+    headers = _header_dict(raw_headers)
     if status in _REDIRECT_CODES:
-        url = _next_hop(response.headers.get("location"), url, endpoint)
+        url = _next_hop(headers.get("location"), url, endpoint)
         log.note(f"redirected to {url}")
         return url
-    answer = without_key(_answer(response, bytes(body)), endpoint.key)
+    answer = without_key(Answer(status, headers, body, answer_url), endpoint.key)
     log.answer(answer, time.monotonic() - started, endpoint)
     return answer
 
@@ -597,16 +603,21 @@ class AsyncHttp:
             started = time.monotonic()
             try:
                 async with asyncio.timeout(TIMEOUT_TOTAL):  # connect, proxy, TLS and body
-                    response = await _send(client, url, headers)
-                    try:
+                    request, response = await _send(client, url, headers)
+                    if isinstance(response, tuple):  # read whole by the transport: see plain_or_streamed
+                        status, raw_headers, body = response
+                        answer_url = str(request.url)
+                    else:
                         body = bytearray()  # a redirect's or a 407's body is not read
-                        if response.status_code not in _REDIRECT_CODES and response.status_code != 407:
-                            async for chunk in response.aiter_bytes():
-                                body += chunk
-                                if len(body) > MAX_BODY_BYTES:
-                                    raise _too_big(endpoint)
-                    finally:
-                        await response.aclose()
+                        try:
+                            if response.status_code not in _REDIRECT_CODES and response.status_code != 407:
+                                async for chunk in response.aiter_bytes():
+                                    body += chunk
+                                    if len(body) > MAX_BODY_BYTES:
+                                        raise _too_big(endpoint)
+                        finally:
+                            await response.aclose()
+                        status, raw_headers, answer_url = response.status_code, response.headers.raw, str(response.url)
             except UnavailableError:
                 raise
             except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError, *_aiohttp_errors()) as exc:
@@ -614,7 +625,7 @@ class AsyncHttp:
 
                 raise network_error(exc, endpoint, url, time.monotonic() - started,
                                     deadline_passed=_past_deadline(started)) from None
-            settled = _settle(response, body, url, endpoint, self._log, started)
+            settled = _settle(status, raw_headers, bytes(body), answer_url, url, endpoint, self._log, started)
             if isinstance(settled, Answer):
                 return settled
             url = settled
@@ -652,19 +663,24 @@ def _shared_extensions(timeout: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
     return {"timeout": dict(timeout)}
 
 
-async def _send(client: Any, url: str, headers: tuple[tuple[str, str], ...]) -> Any:
+async def _send(client: Any, url: str, headers: tuple[tuple[str, str], ...]) -> tuple[Any, Any]:
     """One GET through the transport the client picks for `url` (its proxy mount or
     its own): what `client.stream` does, less what a watch never uses and pays for
     on every request (re-parsing the URL, merging defaults, auth and redirect
     machinery, the cookie jar; jobpoll sends no cookies and follows redirects by
     hand). Same transports, so the same trust, proxies, limits and timeouts.
     `_transport_for_url` is httpx's own (private) choice of mount, as netguard's
-    seams are: the proxy tests of every client fail if it changes."""
+    seams are: the proxy tests of every client fail if it changes. Returns the
+    request and httpx's response, or (status, raw headers, body) where jobpoll's
+    aiohttp transport read a plain answer whole (its plain_or_streamed)."""
     request = _request(url, headers, tuple(client.timeout.as_dict().items()))
     transport = client._transport_for_url(request.url)
+    plain_or_streamed = getattr(transport, "plain_or_streamed", None)  # jobpoll's aiohttp transport
+    if plain_or_streamed is not None:
+        return request, await plain_or_streamed(request)
     response = await transport.handle_async_request(request)
     response.request = request
-    return response
+    return request, response
 
 
 def _aiohttp_errors() -> tuple[type[BaseException], ...]:
