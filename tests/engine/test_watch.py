@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from jobpoll.engine.schedule import GATHER_FROM_JOBS
 from jobpoll.engine.updates import Kind, Stop
 from jobpoll.engine.watch import WatchLoop
 from jobpoll.errors import UnavailableError
@@ -113,6 +114,13 @@ def test_lookups_due_close_together_go_out_together():
     assert stop is Stop.FINISHED
     assert len(http.calls) >= 60 * 3  # each in the queue at 0, 0.5 and 1.0 s; done later
     assert len(wakes) <= 30, len(wakes)  # 150 without the grid
+
+
+def test_only_a_watch_of_many_jobs_gathers_its_lookups():
+    ids = [f"{i:08x}-4985-4058-9208-68114f131a2b" for i in range(GATHER_FROM_JOBS)]
+    http = FakeHttp(lambda endpoint, request, now: body(200, {}))
+    assert WatchLoop(targets("pictory", ids), single(interval=0.5), http).gather
+    assert not WatchLoop(targets("pictory", ids[1:]), single(interval=0.5), http).gather
 
 
 def test_five_thousand_jobs_are_cheap():

@@ -153,7 +153,7 @@ class Batcher:
                 # Its finish comes before the next cycle: a lookup of its own, there.
                 self.leave(t)
                 t.home = None
-                loop.push(schedule.send_at(now, hop, max_interval, aimed=True), t)
+                loop.push(schedule.send_at(now, hop, max_interval, aimed=True, gather=loop.gather), t)
         if not batch.members:
             batch.scheduled = False
             return

@@ -24,12 +24,14 @@ The policy follows what a lookup costs (issue 11):
 - A batched job whose estimated finish comes before the next list cycle gets one
   lookup of its own aimed at it (for Muvi, whose list lacks the outputs, that is the
   lookup its ending needs anyway).
-- A job's own lookups are sent on a grid of at most half a second (a fifth of
-  their wait, less for short ones; an eighth of a second for a look aimed at a
-  finish, where lateness is lag), never early: lookups due close together go out
-  in one turn of the event loop. Each turn has a cost of its own (a wake from
-  epoll, caches gone cold since the last): a 1,000-job watch spread one lookup to a
-  turn used a third more CPU for the same requests.
+- In a watch of many jobs (GATHER_FROM_JOBS), a job's own lookups are sent on a
+  grid of at most a second (half their wait, less for short ones; a quarter of a
+  second for a look aimed at a finish, where lateness is lag), never early:
+  lookups due close together go out in one turn of the event loop. Each turn has a
+  cost of its own (a wake from epoll, caches gone cold since the last): a
+  1,000-job watch spread one lookup to a turn used a third more CPU for the same
+  requests, and one on a half-second grid a tenth more than on this one. A watch
+  of few jobs has no company to wait for: its looks keep their own times.
 """
 
 from __future__ import annotations
@@ -55,10 +57,11 @@ SOONEST_AIM = 0.25  # seconds: the shortest hop to an estimated finish (without 
 PROGRESS_STEP = 1.0  # percent: providers report progress in whole percents
 AIM_SPREAD = 1.5  # seconds of doubt about a finish worth one more look before aiming at it
 BATCH_QUIET = 60.0  # seconds without a change in a whole batch before its cadence backs off
-COALESCE = 0.5  # seconds: the longest a job's own lookup is held back to go with others
-COALESCE_SHARE = 0.2  # ... and at most this share of its wait
+COALESCE = 1.0  # seconds: the longest a job's own lookup is held back to go with others
+COALESCE_SHARE = 0.5  # ... and at most this share of its wait
 COALESCE_FINEST = 1 / 64  # seconds: a finer grid would gather nothing
-COALESCE_AIMED = 0.125  # seconds: the grid of a look aimed at a finish, whose lateness is lag
+COALESCE_AIMED = 0.25  # seconds: the grid of a look aimed at a finish, whose lateness is lag
+GATHER_FROM_JOBS = 50  # jobs in a watch before its lookups wait for company (fewer have none)
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,8 @@ def next_delay(
     return cadence.interval
 
 
-def send_at(now: float, delay: float, max_interval: float, *, aimed: bool = False) -> float:
+def send_at(now: float, delay: float, max_interval: float, *, aimed: bool = False,
+            gather: bool = True) -> float:
     """The clock time to send a job's own lookup due `delay` seconds from `now`:
     rounded up to a grid of at most COALESCE seconds and COALESCE_SHARE of the
     wait, so lookups due close together leave in one turn of the event loop. The
@@ -176,8 +180,12 @@ def send_at(now: float, delay: float, max_interval: float, *, aimed: bool = Fals
     the same instant. Never earlier (an aimed look would come before the finish,
     and -i is the shortest wait), nor past --max-interval: such a lookup keeps
     its own time. A look `aimed` at an estimated finish goes on a finer grid:
-    there, every moment late is detection lag (and finishes spread anyway)."""
+    there, every moment late is detection lag (and finishes spread anyway).
+    Without `gather` (a watch of fewer than GATHER_FROM_JOBS jobs, where a look
+    would wait for company that is not there), every look keeps its own time."""
     due = now + delay
+    if not gather:
+        return due
     step = min(COALESCE_AIMED if aimed else COALESCE, COALESCE_SHARE * delay)
     if step < COALESCE_FINEST:
         return due

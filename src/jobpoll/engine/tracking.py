@@ -133,7 +133,7 @@ class Tracker:
         if reschedule and not loop.batches.rejoin(t, now):
             max_interval = loop.options.max_interval
             delay = schedule.next_delay(t.cadence, job, moved=moved, now=now, max_interval=max_interval, rng=loop.rng)
-            loop.push(schedule.send_at(now, delay, max_interval, aimed=t.cadence.aimed), t)
+            loop.push(schedule.send_at(now, delay, max_interval, aimed=t.cadence.aimed, gather=loop.gather), t)
         return changed
 
     def _retry(self, t: Tracked, exc: UnavailableError) -> None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from jobpoll.engine.batch import Batch, Batcher
 from jobpoll.engine.pacing import Pacer
-from jobpoll.engine.schedule import Cadence, traits_of
+from jobpoll.engine.schedule import GATHER_FROM_JOBS, Cadence, traits_of
 from jobpoll.engine.tracking import Tracked, Tracker
 from jobpoll.engine.updates import JobResult, PollOptions, Stop, Update
 
@@ -80,6 +80,7 @@ class WatchLoop:
             route = self._route(target.endpoint, now)
             cadence = Cadence.start(traits_of(target.endpoint, options.interval, batched=False), now)
             self.tracked.append(Tracked(target, route, cadence, now))
+        self.gather = len(self.tracked) >= GATHER_FROM_JOBS  # lookups wait for company (schedule.send_at)
         self.jobs = Tracker(self)
         self.batches = Batcher(self)
         self._heap: list[tuple[float, int, object]] = []
