@@ -473,9 +473,14 @@ def _row(job: Job, checked: str, now: str) -> tuple[Any, ...]:
     return (
         job.provider, job.id, job.state.value, normalize_time(job.created_at), checked, now,
         normalize_time(job.ended_at),
-        json.dumps(job.to_dict(raw=False), ensure_ascii=False, separators=(",", ":")),
-        json.dumps(job.extra or {}, ensure_ascii=False, separators=(",", ":")),
+        _compact_json(job.to_dict(raw=False)),
+        _compact_json(job.extra) if job.extra else "{}",
     )
+
+
+# One encoder for every row (json.dumps with options makes one a call); stateless,
+# so the recorder's thread may share it.
+_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _load(row: Any) -> Job | None:

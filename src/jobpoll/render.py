@@ -94,8 +94,13 @@ def job_record(job: Job, *, raw: bool = False, extra: dict[str, Any] | None = No
 
 def json_text(value: Any) -> str:
     """Compact JSON, UTF-8 kept, with no control character left unescaped."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = _compact_json(value)
     return _JSON_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+# One encoder for every line (json.dumps with options makes one a call): a watch
+# writes thousands.
+_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def json_line(record: dict[str, Any]) -> str:

@@ -36,8 +36,8 @@ def as_list(value: Any) -> list[Any]:
 
 def as_text(value: Any) -> str | None:
     """A non-blank string, stripped; anything else is absent."""
-    if isinstance(value, str) and value.strip():
-        return value.strip()
+    if isinstance(value, str):
+        return value.strip() or None
     return None
 
 
@@ -85,6 +85,8 @@ def as_progress(value: Any) -> float | None:
 
 def as_duration(value: Any) -> float | None:
     """Media length in seconds: a number, "12.5", or text with units ("8s", "1m30s")."""
+    if value is None:  # most answers until the end
+        return None
     from jobpoll.durations import read_seconds
 
     return read_seconds(value)
@@ -106,6 +108,8 @@ def map_state(word: str, table: dict[str, State]) -> State:
 
 def add_output(outputs: list[Output], kind: str, url: Any) -> None:
     """Append an output if `url` is a usable string and not already listed."""
+    if url is None:  # most of the fields a provider may fill, most of the time
+        return
     text = as_text(url)
     if text and Output(kind, text) not in outputs:
         outputs.append(Output(kind, text))
