@@ -62,8 +62,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         Response (no Content-Encoding to decode, a stated length within CHUNK, not
         a redirect or a 407, whose bodies jobpoll does not read) comes back read
         whole and bare, as (status, raw headers, body); any other as
-        handle_async_request returns it. A status answer is always the first kind:
-        the Response's stream, decoder and chunker machinery was a sixth of a
+        handle_async_request returns it. A status answer sent uncompressed (the
+        simulator's; a provider's too small to be worth compressing) is the first
+        kind: the Response's stream, decoder and chunker machinery was a sixth of a
         watched request's CPU."""
         response = await self._response(request)
         length = response.content_length

@@ -37,7 +37,7 @@ import os
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Iterable, TextIO
+from typing import TYPE_CHECKING, Any, Iterable, Sequence, TextIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from jobpoll import __version__
@@ -428,7 +428,7 @@ def _with_query(url: str, params: dict[str, str] | None) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)
 
 
-def _header_dict(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+def _header_dict(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
     """Raw headers as Answer keeps them: names in lower case, repeats joined with
     ", ", all decoded as httpx decodes them (ASCII, else UTF-8, else Latin-1)."""
     for encoding in ("ascii", "utf-8", "latin-1"):
@@ -513,7 +513,7 @@ class SyncHttp:
         raise UnavailableError(f"{endpoint.provider.name} redirected more than {MAX_REDIRECTS} times")
 
 
-def _settle(status: int, raw_headers: Iterable[tuple[bytes, bytes]], body: bytes, answer_url: str,
+def _settle(status: int, raw_headers: Sequence[tuple[bytes, bytes]], body: bytes, answer_url: str,
             url: str, endpoint: "Endpoint", log: "_Logger", started: float) -> "Answer | str":
     """What a response comes to, for both clients: the answer (the key scrubbed,
     logged for -v), or the URL of a same-origin redirect to follow."""
