@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
-from jobpoll.model import Job, State, iso_utc, normalize_time, utcnow
+from jobpoll.model import Job, State, compact_json, iso_utc, normalize_time, utcnow
 
 if TYPE_CHECKING:
     import sqlite3
@@ -473,14 +473,9 @@ def _row(job: Job, checked: str, now: str) -> tuple[Any, ...]:
     return (
         job.provider, job.id, job.state.value, normalize_time(job.created_at), checked, now,
         normalize_time(job.ended_at),
-        _compact_json(job.to_dict(raw=False)),
-        _compact_json(job.extra) if job.extra else "{}",
+        compact_json(job.to_dict(raw=False)),
+        compact_json(job.extra) if job.extra else "{}",
     )
-
-
-# One encoder for every row (json.dumps with options makes one a call); stateless,
-# so the recorder's thread may share it.
-_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _load(row: Any) -> Job | None:

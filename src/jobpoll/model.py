@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
@@ -127,6 +128,12 @@ class Job:
             checked_at=data.get("checked_at") or "",
             raw=data.get("raw"),
         )
+
+
+# Compact JSON with UTF-8 kept, as job records are written (NDJSON lines, history
+# rows): one encoder for all (json.dumps with options builds one a call, and a
+# watch writes thousands); stateless, so the history's thread shares it.
+compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def utcnow() -> datetime:

@@ -8,14 +8,13 @@ sequences.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from enum import Enum
 from typing import Any, Iterable, TextIO
 
 from jobpoll.errors import UsageError, inert
-from jobpoll.model import JOB_FIELDS, Job, State
+from jobpoll.model import JOB_FIELDS, Job, State, compact_json
 
 # JSON escapes C0 controls but may leave DEL, the C1 range (U+009B is an 8-bit
 # CSI to many terminals) and the bidirectional controls (U+202E) raw: they are
@@ -94,13 +93,8 @@ def job_record(job: Job, *, raw: bool = False, extra: dict[str, Any] | None = No
 
 def json_text(value: Any) -> str:
     """Compact JSON, UTF-8 kept, with no control character left unescaped."""
-    text = _compact_json(value)
+    text = compact_json(value)
     return _JSON_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-# One encoder for every line (json.dumps with options makes one a call): a watch
-# writes thousands.
-_compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def json_line(record: dict[str, Any]) -> str:
