@@ -670,17 +670,13 @@ async def _send(client: Any, url: str, headers: tuple[tuple[str, str], ...]) -> 
     machinery, the cookie jar; jobpoll sends no cookies and follows redirects by
     hand). Same transports, so the same trust, proxies, limits and timeouts.
     `_transport_for_url` is httpx's own (private) choice of mount, as netguard's
-    seams are: the proxy tests of every client fail if it changes. Returns the
-    request and httpx's response, or (status, raw headers, body) where jobpoll's
-    aiohttp transport read a plain answer whole (its plain_or_streamed)."""
+    seams are: the proxy tests of every client fail if it changes. Every one of
+    AsyncHttp's transports is jobpoll's aiohttp one (its own and each proxy's), so
+    this returns the request and what `plain_or_streamed` gives: httpx's response,
+    or (status, raw headers, body) for a plain answer read whole."""
     request = _request(url, headers, tuple(client.timeout.as_dict().items()))
     transport = client._transport_for_url(request.url)
-    plain_or_streamed = getattr(transport, "plain_or_streamed", None)  # jobpoll's aiohttp transport
-    if plain_or_streamed is not None:
-        return request, await plain_or_streamed(request)
-    response = await transport.handle_async_request(request)
-    response.request = request
-    return request, response
+    return request, await transport.plain_or_streamed(request)
 
 
 def _aiohttp_errors() -> tuple[type[BaseException], ...]:
