@@ -345,7 +345,9 @@ def _iterate(stream: "AsyncIterator[Job | JobpollError]") -> "Iterator[Job | Job
 def _drive(stream: "AsyncIterator[Job | JobpollError]") -> "Iterator[Job | JobpollError]":
     import asyncio
 
-    loop = asyncio.new_event_loop()
+    from jobpoll.eventloop import new_event_loop
+
+    loop = new_event_loop()
     try:
         while True:
             try:

@@ -131,6 +131,7 @@ def run_watch(
 
     from jobpoll.engine.updates import Stop, watch_exit_code
     from jobpoll.errors import JobpollError
+    from jobpoll.eventloop import new_event_loop
     from jobpoll.exits import combine
     from jobpoll.watch_render import make_view
 
@@ -163,7 +164,9 @@ def run_watch(
 
     view.start([t.ref.ref for t in targets])
     try:
-        stop, results = asyncio.run(watch_then_finish())  # the history is written first
+        # asyncio.run's Runner, on a loop that reads sockets in small pieces (eventloop.py)
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            stop, results = runner.run(watch_then_finish())  # the history is written first
     finally:
         view.close()
     try:

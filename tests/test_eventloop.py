@@ -1,0 +1,157 @@
+"""The event loop a watch runs on reads sockets in pieces of at most READ_SIZE
+(eventloop.py: asyncio's 256 KiB made every status answer an mmap and an munmap),
+over plain TCP and over TLS, and the CLI's and the library's watches of many jobs
+run on it (a watch of few sends from threads, with no socket on the loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import subprocess
+import sys
+
+import pytest
+
+import jobpoll
+from conftest import TEST_KEY
+from jobpoll.eventloop import READ_SIZE, new_event_loop
+from nettools import ScriptedServer, http_reply
+
+BODY = bytes(range(256)) * (3 * READ_SIZE // 256)  # three reads' worth, at least
+READ_SIZES_SEEN: list[int] = []  # of each TLS connection's reader
+
+
+class _Pieces(asyncio.Protocol):
+    """Keeps every piece the transport hands over; reading starts paused, so the
+    whole answer waits in the socket and a read takes as much as it may."""
+
+    def __init__(self, total: int):
+        self.pieces: list[bytes] = []
+        self.total = total
+        self.done = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.pieces.append(data)
+        if sum(map(len, self.pieces)) >= self.total and not self.done.done():
+            self.done.set_result(None)
+
+
+async def _read_answer(port: int, context: ssl.SSLContext | None) -> list[bytes]:
+    loop = asyncio.get_running_loop()
+    expected = len(http_reply(200, BODY))
+    transport, protocol = await loop.create_connection(
+        lambda: _Pieces(expected), "127.0.0.1", port, ssl=context,
+        server_hostname="127.0.0.1" if context else None)
+    tls_reader = getattr(transport, "_ssl_protocol", None)
+    if tls_reader is not None:
+        READ_SIZES_SEEN.append(tls_reader.max_size)
+    transport.pause_reading()
+    transport.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.sleep(0.3)  # the answer arrives meanwhile, and waits
+    transport.resume_reading()
+    await asyncio.wait_for(protocol.done, 30)
+    transport.close()
+    return protocol.pieces
+
+
+def test_an_answer_is_read_in_small_pieces_whole():
+    server = ScriptedServer([http_reply(200, BODY)])
+    loop = new_event_loop()
+    try:
+        pieces = loop.run_until_complete(_read_answer(server.port, None))
+    finally:
+        loop.close()
+        server.close()
+    assert b"".join(pieces) == http_reply(200, BODY)  # nothing lost, nothing reordered
+    assert max(map(len, pieces)) <= READ_SIZE
+    assert len(pieces) >= 3
+
+
+def test_over_tls_the_decrypted_answer_is_read_in_small_pieces_whole():
+    """asyncio hands what one wake decrypted to the protocol joined, so the pieces
+    are not seen there: each connection's TLS reader says what it reads at a time."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    server = ScriptedServer([http_reply(200, BODY)], tls=server_tls)
+    loop = new_event_loop()
+    try:
+        pieces = loop.run_until_complete(_read_answer(server.port, context))
+    finally:
+        loop.close()
+        server.close()
+    assert b"".join(pieces) == http_reply(200, BODY)
+    assert READ_SIZES_SEEN and set(READ_SIZES_SEEN) == {READ_SIZE}
+
+
+def test_an_event_loop_policy_someone_set_is_kept():
+    made = []
+
+    class Policy(asyncio.DefaultEventLoopPolicy):
+        def new_event_loop(self):
+            loop = super().new_event_loop()
+            made.append(loop)
+            return loop
+
+    before = asyncio.get_event_loop_policy()
+    asyncio.set_event_loop_policy(Policy())
+    try:
+        loop = new_event_loop()
+        loop.close()
+    finally:
+        asyncio.set_event_loop_policy(before)
+    assert made == [loop]
+
+
+PROBED_CLI = r"""
+import atexit, sys
+import jobpoll.eventloop as eventloop
+
+read_sizes = []
+made = eventloop._SmallReadsLoop._make_socket_transport
+
+def probe(self, *args, **kwargs):
+    transport = made(self, *args, **kwargs)
+    read_sizes.append(transport.max_size)
+    return transport
+
+eventloop._SmallReadsLoop._make_socket_transport = probe
+atexit.register(lambda: print("read sizes", sorted(set(read_sizes)), file=sys.stderr))
+sys.argv[0] = "jobpoll"
+from jobpoll.cli import main
+main()
+"""
+
+
+MANY = 60  # jobs: a watch's requests go through aiohttp's pool from http.AIOHTTP_FROM_JOBS on
+
+
+def test_the_commands_watch_runs_on_it(sim, env):
+    refs = [f"json2video:{sim.add_job('json2video', queued=0, running=0, outcome='done')}" for _ in range(MANY)]
+    run = subprocess.run([sys.executable, "-c", PROBED_CLI, "watch", "--json", "-"], env=env,
+                         input="\n".join(refs), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert len(run.stdout.splitlines()) == MANY
+    assert f"read sizes [{READ_SIZE}]" in run.stderr
+
+
+def test_the_librarys_watch_runs_on_it(sim, api_env, monkeypatch):
+    from jobpoll import eventloop
+
+    loops = []
+    made = eventloop._SmallReadsLoop._make_socket_transport
+
+    def probe(self, *args, **kwargs):
+        loops.append(self)
+        return made(self, *args, **kwargs)
+
+    monkeypatch.setattr(eventloop._SmallReadsLoop, "_make_socket_transport", probe)
+    refs = [f"muvi:{sim.add_job('muvi', queued=0, running=0, outcome='done')}" for _ in range(MANY)]
+    assert [j.state for j in jobpoll.watch(refs, interval=0.2, max_interval=1.0)] == ["done"] * MANY
+    assert loops and all(isinstance(loop, eventloop._SmallReadsLoop) for loop in loops)
