@@ -9,10 +9,11 @@ comes from the heap, and still takes a list page (tens of KB) or a download's
 chunk in one read. Over TLS the same goes for the decrypted data (the encrypted
 bytes land in a buffer each connection allocates once).
 
-The size is set on each transport the loop makes (asyncio's own hooks for that,
-private but stable since 3.7); where a Python names them differently, or another
-loop is in use (Windows' proactor, a policy the library's caller set), reads
-keep asyncio's size: slower, never wrong. tests/test_eventloop.py tells which.
+The size is set on each transport the loop makes, through asyncio's own hooks
+for making them (private; the same in 3.11, 3.12 and 3.13). Where a Python
+changes them, or another loop is in use (Windows' proactor, a policy the
+library's caller set), reads keep asyncio's size: slower, never wrong;
+tests/test_eventloop.py fails on such a Python, so it is noticed.
 """
 
 from __future__ import annotations
