@@ -7,6 +7,8 @@ over plain TCP and over TLS; the library's watches of many jobs run on the latte
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import ssl
 import subprocess
 import sys
@@ -184,3 +186,26 @@ def test_the_librarys_watch_runs_on_it(sim, api_env, monkeypatch):
     refs = [f"muvi:{sim.add_job('muvi', queued=0, running=0, outcome='done')}" for _ in range(MANY)]
     assert [j.state for j in jobpoll.watch(refs, interval=0.2, max_interval=1.0)] == ["done"] * MANY
     assert loops  # its connections were made by jobpoll's loop
+
+
+def test_a_watch_of_many_jobs_on_its_loop_runs_hooks_and_stops_on_a_signal(sim, env):
+    """What a large watch does besides polling, on the loop it runs on (uvloop's):
+    its --exec hooks run as subprocesses of the loop, and SIGTERM stops it with every
+    job's last known state (exit 130)."""
+    done = [f"muvi:{sim.add_job('muvi', queued=0, running=0, outcome='done')}" for _ in range(MANY)]
+    run = subprocess.run([sys.executable, "-m", "jobpoll", "watch", "--json", "--exec", "echo hook $JOBPOLL_REF", "-"],
+                         env=env, input="\n".join(done), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert sorted(line.split()[1] for line in run.stderr.splitlines() if line.startswith("hook ")) == sorted(done)
+
+    running = [f"muvi:{sim.add_job('muvi', queued=0, running=600)}" for _ in range(MANY)]
+    proc = subprocess.Popen([sys.executable, "-m", "jobpoll", "watch", "--json", "-"], env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write("\n".join(running))
+    proc.stdin.close()
+    first = [proc.stdout.readline() for _ in range(MANY)]  # every job seen once: the watch is under way
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    rest = proc.stdout.read().splitlines()
+    assert {json.loads(line)["id"] for line in first} == {ref.split(":", 1)[1] for ref in running}
+    assert all(json.loads(line)["state"] == "running" for line in first + rest)
