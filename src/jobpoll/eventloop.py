@@ -3,10 +3,10 @@
 A watch of many jobs (the CLI's, from http.AIOHTTP_FROM_JOBS on) runs on uvloop's
 loop where it is installed (a dependency on Linux and macOS): libuv's loop, with
 its sockets and TLS in C, costs a 1,000-job watch about a tenth less CPU than
-asyncio's own (bench/watch --together: 0.87-0.99x the fixed loop's CPU in three
-runs against 0.95-1.09x in four). A watch of few jobs sends from threads and
-hardly uses its loop: it keeps asyncio's, and its start-up does not pay uvloop's
-import.
+asyncio's own (bench/watch --together: 0.82-1.01x the fixed loop's CPU in six
+runs, median 0.91x, against 0.95-1.09x in four, median 1.02x). A watch of few
+jobs sends from threads and hardly uses its loop: it keeps asyncio's, and its
+start-up does not pay uvloop's import.
 
 Elsewhere (Windows, uvloop missing, the library's watch) the loop is asyncio's
 own, reading a socket READ_SIZE bytes at a time instead of asyncio's 256 KiB. For
