@@ -1,8 +1,7 @@
-"""The event loop a watch runs on (eventloop.py): a CLI watch of many jobs on
-uvloop's where it is installed; otherwise asyncio's, reading sockets in pieces of at
-most READ_SIZE (asyncio's 256 KiB made every status answer an mmap and an munmap),
-over plain TCP and over TLS; the library's watches of many jobs run on the latter
-(a watch of few sends from threads, with no socket on the loop)."""
+"""The event loop a watch runs on reads sockets in pieces of at most READ_SIZE
+(eventloop.py: asyncio's 256 KiB made every status answer an mmap and an munmap),
+over plain TCP and over TLS, and the CLI's and the library's watches of many jobs
+run on it (a watch of few sends from threads, with no socket on the loop)."""
 
 from __future__ import annotations
 
@@ -105,39 +104,20 @@ def test_an_event_loop_policy_someone_set_is_kept():
     assert made == [loop]
 
 
-def test_many_jobs_run_on_uvloop_where_it_is_installed():
-    uvloop = pytest.importorskip("uvloop")  # a dependency but on Windows
-    loop = new_event_loop(many=True)
-    try:
-        assert isinstance(loop, uvloop.Loop)
-    finally:
-        loop.close()
-
-
-# The CLI with its loops probed: which kind each watch ran on, and the read size of
-# every connection asyncio's made.
 PROBED_CLI = r"""
 import atexit, sys
 import jobpoll.eventloop as eventloop
 
-loops, read_sizes = [], []
-made_loop = eventloop.new_event_loop
+read_sizes = []
 made = eventloop._SmallReadsLoop._make_socket_transport
-
-def probe_loop(**kwargs):
-    loop = made_loop(**kwargs)
-    loops.append(type(loop).__module__.split(".")[0])
-    return loop
 
 def probe(self, *args, **kwargs):
     transport = made(self, *args, **kwargs)
     read_sizes.append(transport.max_size)
     return transport
 
-eventloop.new_event_loop = probe_loop
 eventloop._SmallReadsLoop._make_socket_transport = probe
-atexit.register(lambda: print("loops", loops, "read sizes", sorted(set(read_sizes)),
-                              "uvloop imported", "uvloop" in sys.modules, file=sys.stderr))
+atexit.register(lambda: print("read sizes", sorted(set(read_sizes)), file=sys.stderr))
 sys.argv[0] = "jobpoll"
 from jobpoll.cli import main
 main()
@@ -147,29 +127,13 @@ main()
 MANY = 60  # jobs: a watch's requests go through aiohttp's pool from http.AIOHTTP_FROM_JOBS on
 
 
-def _probed_watch(env, refs: list[str]) -> str:
+def test_the_commands_watch_runs_on_it(sim, env):
+    refs = [f"json2video:{sim.add_job('json2video', queued=0, running=0, outcome='done')}" for _ in range(MANY)]
     run = subprocess.run([sys.executable, "-c", PROBED_CLI, "watch", "--json", "-"], env=env,
                          input="\n".join(refs), capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert len(run.stdout.splitlines()) == len(refs)
-    return run.stderr
-
-
-def test_the_commands_watch_of_many_jobs_runs_on_uvloop_or_small_reads(sim, env):
-    refs = [f"json2video:{sim.add_job('json2video', queued=0, running=0, outcome='done')}" for _ in range(MANY)]
-    probed = _probed_watch(env, refs)
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        assert f"loops ['jobpoll'] read sizes [{READ_SIZE}]" in probed
-    else:
-        assert "loops ['uvloop'] read sizes [] uvloop imported True" in probed
-
-
-def test_the_commands_watch_of_few_jobs_keeps_asyncios_loop_and_no_uvloop(sim, env):
-    """Few jobs are sent from threads: their start-up does not pay uvloop's import."""
-    refs = [f"pictory:{sim.add_job('pictory', queued=0, running=0, outcome='done')}" for _ in range(3)]
-    assert "loops ['jobpoll'] read sizes [] uvloop imported False" in _probed_watch(env, refs)
+    assert len(run.stdout.splitlines()) == MANY
+    assert f"read sizes [{READ_SIZE}]" in run.stderr
 
 
 def test_the_librarys_watch_runs_on_it(sim, api_env, monkeypatch):
@@ -189,9 +153,9 @@ def test_the_librarys_watch_runs_on_it(sim, api_env, monkeypatch):
 
 
 def test_a_watch_of_many_jobs_on_its_loop_runs_hooks_and_stops_on_a_signal(sim, env):
-    """What a large watch does besides polling, on the loop it runs on (uvloop's):
-    its --exec hooks run as subprocesses of the loop, and SIGTERM stops it with every
-    job's last known state (exit 130)."""
+    """What a large watch does besides polling, on the loop it runs on: its --exec
+    hooks run as subprocesses of the loop, and SIGTERM stops it with every job's
+    last known state (exit 130)."""
     done = [f"muvi:{sim.add_job('muvi', queued=0, running=0, outcome='done')}" for _ in range(MANY)]
     run = subprocess.run([sys.executable, "-m", "jobpoll", "watch", "--json", "--exec", "echo hook $JOBPOLL_REF", "-"],
                          env=env, input="\n".join(done), capture_output=True, text=True, timeout=120)

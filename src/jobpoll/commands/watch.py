@@ -133,7 +133,6 @@ def run_watch(
     from jobpoll.errors import JobpollError
     from jobpoll.eventloop import new_event_loop
     from jobpoll.exits import combine
-    from jobpoll.http import AIOHTTP_FROM_JOBS
     from jobpoll.watch_render import make_view
 
     if view is None:
@@ -165,10 +164,8 @@ def run_watch(
 
     view.start([t.ref.ref for t in targets])
     try:
-        # asyncio.run's Runner, on uvloop's loop for many jobs, else asyncio's reading
-        # sockets in small pieces (eventloop.py)
-        many = len(targets) >= AIOHTTP_FROM_JOBS
-        with asyncio.Runner(loop_factory=lambda: new_event_loop(many=many)) as runner:
+        # asyncio.run's Runner, on a loop that reads sockets in small pieces (eventloop.py)
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
             stop, results = runner.run(watch_then_finish())  # the history is written first
     finally:
         view.close()
