@@ -13,6 +13,7 @@ from jobpoll.engine.schedule import (
     COALESCE,
     COALESCE_AIMED,
     COALESCE_SHARE,
+    RATE_SPAN,
     Cadence,
     Traits,
     aim_alone,
@@ -21,6 +22,7 @@ from jobpoll.engine.schedule import (
     first_interval,
     grow,
     land_after,
+    latest_finish,
     next_batch_delay,
     next_delay,
     note_created,
@@ -138,6 +140,41 @@ def test_a_loose_estimate_is_narrowed_by_one_look_before_the_earliest_finish():
     assert track_progress(cadence, running(12.0), running(70.0), now)
     second = next_delay(cadence, running(70.0), moved=True, now=now, max_interval=60.0)
     assert second == pytest.approx(land_after(30.0 * now / 60.0))
+
+
+def queued() -> Job:
+    return Job("pictory", "job_1", State.QUEUED, "in-progress")
+
+
+def test_the_rate_is_read_over_a_longer_span_unless_the_job_may_end_sooner():
+    # Seen queued at t=0, then rendering at 10 % at t=2: it started after t=0, so it
+    # ends within 18 s; the second sample waits RATE_SPAN (whole percents over 2 s
+    # read a rate poorly), not the 2 s of a young job.
+    cadence = Cadence.start(pictory(), now=0.0)
+    assert answers(cadence, [queued(), running(10.0)])[1] == RATE_SPAN
+    # At 60 % after at most 2 s, it ends within 1.33 s: looked at then.
+    cadence = Cadence.start(pictory(), now=0.0)
+    delays = answers(cadence, [queued(), running(60.0)])
+    assert delays[1] == pytest.approx(land_after(40.0 * delays[0] / 60.0))
+    assert delays[1] < RATE_SPAN
+    # Never seen waiting and its creation unknown: nothing bounds it.
+    cadence = Cadence.start(pictory(), now=0.0)
+    assert answers(cadence, [running(90.0)])[0] == RATE_SPAN
+    assert latest_finish(cadence, 0.0, 90.0) is None
+    # Created 10 s ago and at 80 %: it has gone at least 8 %/s, 2.5 s to go at most.
+    cadence = Cadence.start(pictory(), now=0.0)
+    made = datetime(2026, 12, 6, 9, 0, 0, tzinfo=timezone.utc).timestamp()
+    delay = answers(cadence, [running(80.0, created_at="2026-12-06T09:00:00Z")], wall=made + 10)[0]
+    assert delay == pytest.approx(land_after(2.5))
+
+
+def test_the_interval_option_is_also_the_span_of_the_first_rate():
+    # -i 3s: the second sample 3 s after the first (what the user asked), and a
+    # job that may end sooner is still not looked at sooner than 3 s.
+    cadence = Cadence.start(pictory(3.0), now=0.0)
+    assert 3.0 <= answers(cadence, [queued(), running(10.0)])[1] <= 3.3
+    cadence = Cadence.start(pictory(3.0), now=0.0)
+    assert answers(cadence, [queued(), running(95.0)])[1] == 3.0
 
 
 def test_nothing_is_ever_further_apart_than_max_interval():

@@ -17,6 +17,13 @@ The policy follows what a lookup costs (issue 11):
   - while its progress moves, at the finish estimated from the progress rate (a
     little past it); when the estimate is too loose to hit (a short span of whole
     percents), once before the earliest likely finish first, which narrows it;
+  - the rate is read from two samples RATE_SPAN apart (on the defaults): whole
+    percents over a longer span read it better, and a job that ends sooner is
+    caught by its latest possible finish instead (latest_finish: progress made
+    since it was last seen waiting, or since its creation, cannot have been
+    slower than that). Against bench/watch's Pictory jobs, two samples 6 s apart
+    rather than 2 s cost 6% fewer looks, and their lag p95 went from 1.4 s to
+    2-3 s (the list providers' ~4.7 s is the watch's);
   - otherwise at an interval that grows with its age: a fifth of it, from a fifth of
     the provider's interval (-i, when given, is the shortest) to --max-interval.
     A job that has run 10 s is looked at every 2 s, one that has run 20 min every
@@ -56,6 +63,7 @@ AGE_SHARE = 0.2  # without moving progress, a job alone waits a fifth of its age
 SOONEST_AIM = 0.25  # seconds: the shortest hop to an estimated finish (without -i)
 PROGRESS_STEP = 1.0  # percent: providers report progress in whole percents
 AIM_SPREAD = 1.5  # seconds of doubt about a finish worth one more look before aiming at it
+RATE_SPAN = 6.0  # seconds between a job's first two progress samples (on the defaults)
 BATCH_QUIET = 60.0  # seconds without a change in a whole batch before its cadence backs off
 COALESCE = 1.0  # seconds: the longest a job's own lookup is held back to go with others
 COALESCE_SHARE = 0.5  # ... and at most this share of its wait
@@ -71,6 +79,7 @@ class Traits:
     interval: float  # the provider's interval: -i, else the configured one, else the provider's advice
     young: float = 0.0  # the shortest interval of a job alone (0: the provider's interval)
     soonest: float = SOONEST_AIM  # the shortest hop to an estimated finish
+    rate_span: float = RATE_SPAN  # the wait from a job's first progress sample to its second
     batched: bool = False  # looked up through the provider's list, many jobs a request
 
 
@@ -84,6 +93,7 @@ class Cadence:
     changed_at: float  # clock time of the last change seen (the caller records it)
     born: float  # clock time the job's age counts from (its creation where known)
     sample: tuple[float, float] | None = None  # (time, progress) when first seen running
+    waiting_at: float | None = None  # clock time it was last seen queued
     moved: bool = False  # whether the last answer moved its progress
     dated: bool = False  # whether `born` comes from the job's creation time
     aimed: bool = False  # whether the current interval is aimed at an estimated finish
@@ -103,11 +113,12 @@ class Cadence:
 
 
 def traits_of(endpoint: "Endpoint", option: float | None, *, batched: bool = False) -> Traits:
-    """-i, when given, is also the shortest interval and the shortest aim: the user
-    asked for no more than that; the defaults look at young jobs more often."""
+    """-i, when given, is also the shortest interval, the shortest aim and the span
+    of the first rate: the user asked for no more than that, and no less; the
+    defaults look at young jobs more often."""
     interval = first_interval(option, endpoint)
     if option is not None:
-        return Traits(interval=interval, young=option, soonest=option, batched=batched)
+        return Traits(interval=interval, young=option, soonest=option, rate_span=option, batched=batched)
     return Traits(interval=interval, young=interval * YOUNG_SHARE, batched=batched)
 
 
@@ -139,6 +150,8 @@ def note_created(cadence: Cadence, job: Job, now: float, wall: float) -> None:
 def track_progress(cadence: Cadence, previous: Job | None, job: Job, now: float) -> bool:
     """Record a running job's progress; True when it moved with this answer."""
     cadence.moved = False
+    if job.state is State.QUEUED:
+        cadence.waiting_at = now
     if job.state is not State.RUNNING or job.progress is None:
         cadence.sample = None
         return False
@@ -167,8 +180,17 @@ def next_delay(
         if hop is not None:
             cadence.interval, cadence.aimed = hop, True
             return hop
-    cadence.interval, cadence.aimed = age_interval(now - cadence.born, cadence.young, top, rng), False
-    return cadence.interval
+    interval = age_interval(now - cadence.born, cadence.young, top, rng)
+    if cadence.sample is not None and cadence.sample[0] == now and job.progress is not None:
+        # The first sample: the second waits for a span that reads the rate well,
+        # unless the job may end before that.
+        interval = max(interval, cadence.traits.rate_span)
+        latest = latest_finish(cadence, now, job.progress)
+        if latest is not None:
+            interval = max(cadence.traits.soonest, min(interval, land_after(latest)))
+        interval = min(top, interval)
+    cadence.interval, cadence.aimed = interval, False
+    return interval
 
 
 def send_at(now: float, delay: float, max_interval: float, *, aimed: bool = False,
@@ -215,6 +237,18 @@ def aim(sample: tuple[float, float], now: float, progress: float, soonest: float
     if eta - earliest > AIM_SPREAD:
         return min(top, max(soonest, earliest))
     return eta_schedule(eta, soonest, top)
+
+
+def latest_finish(cadence: Cadence, now: float, progress: float) -> float | None:
+    """Seconds to the latest finish of a job first seen running at `progress` now:
+    it started after it was last seen queued, and after its creation, so it has
+    gone at least that fast (progress read as growing evenly from 0). None
+    without such a moment, or without progress yet."""
+    since = [t for t in (cadence.waiting_at, cadence.born if cadence.dated else None) if t is not None]
+    if not since or progress <= 0.0:
+        return None
+    ran = now - max(since)
+    return (100.0 - progress) * ran / progress if ran > 0 else None
 
 
 def aim_alone(cadence: Cadence, job: Job, now: float, before: float, max_interval: float) -> float | None:
