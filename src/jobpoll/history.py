@@ -473,7 +473,7 @@ def _row(job: Job, checked: str, now: str) -> tuple[Any, ...]:
     return (
         job.provider, job.id, job.state.value, normalize_time(job.created_at), checked, now,
         normalize_time(job.ended_at),
-        compact_json(job.to_dict(raw=False)),
+        job.record_json,
         compact_json(job.extra) if job.extra else "{}",
     )
 

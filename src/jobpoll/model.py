@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 
@@ -82,6 +82,12 @@ class Job:
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL
+
+    @cached_property
+    def record_json(self) -> str:
+        """to_dict() as compact JSON, made once: a watch writes most jobs it sees
+        twice, as an NDJSON line and as the history's row."""
+        return compact_json(self.to_dict())
 
     def with_(self, **changes: Any) -> "Job":
         return replace(self, **changes)

@@ -93,12 +93,23 @@ def job_record(job: Job, *, raw: bool = False, extra: dict[str, Any] | None = No
 
 def json_text(value: Any) -> str:
     """Compact JSON, UTF-8 kept, with no control character left unescaped."""
-    text = compact_json(value)
+    return _escape_c1(compact_json(value))
+
+
+def _escape_c1(text: str) -> str:
     return _JSON_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def json_line(record: dict[str, Any]) -> str:
     return json_text(record)
+
+
+def job_line(job: Job, extra: dict[str, Any] | None = None) -> str:
+    """A job's NDJSON line, `extra` fields after its own; without them, the JSON the
+    job keeps (Job.record_json: the history writes it too)."""
+    if extra:
+        return json_line(job_record(job, extra=extra))
+    return _escape_c1(job.record_json)
 
 
 def plain_value(value: Any) -> str:

@@ -30,8 +30,8 @@ from jobpoll.render import (
     Mode,
     field_value,
     is_terminal,
+    job_line,
     job_record,
-    json_line,
     make_console,
     plain_line,
     print_jobs,
@@ -77,7 +77,7 @@ class _Sink:
         if self.mode is Mode.PLAIN:
             line = f"{stamp()}\t{plain_line(job)}"
         elif self.mode is Mode.JSON:
-            line = json_line(job_record(job, extra={"files": update.files} if update.files is not None else None))
+            line = job_line(job, {"files": update.files} if update.files is not None else None)
         elif self.mode is Mode.FIELD and update.kind is Kind.FINAL:
             line = field_value(job_record(job), self.field or "")
         else:

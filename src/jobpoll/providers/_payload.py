@@ -111,7 +111,9 @@ def add_output(outputs: list[Output], kind: str, url: Any) -> None:
     if url is None:  # most of the fields a provider may fill, most of the time
         return
     text = as_text(url)
-    if text and Output(kind, text) not in outputs:
+    # Compared field by field: a dataclass's == builds two tuples a pair, and a
+    # finished job's answer lists up to nine outputs.
+    if text and not any(o.url == text and o.type == kind for o in outputs):
         outputs.append(Output(kind, text))
 
 
