@@ -32,7 +32,7 @@ def download_command(
     """Save the outputs of finished jobs; print each saved file's path."""
     from jobpoll.engine.saving import download_jobs
     from jobpoll.exits import combine
-    from jobpoll.render import job_record, json_line
+    from jobpoll.render import job_line
 
     app = app_context(ctx)
     bars = None
@@ -63,7 +63,7 @@ def download_command(
             continue
         files = report.saved[outcome.job.ref].files
         if json_:
-            out.write(json_line(job_record(outcome.job, extra={"files": files})) + "\n")
+            out.write(job_line(outcome.job, {"files": files}) + "\n")
         else:
             out.writelines(f"{path}\n" for path in files)
     out.flush()
