@@ -166,6 +166,9 @@ def test_the_rate_is_read_over_a_longer_span_unless_the_job_may_end_sooner():
     made = datetime(2026, 12, 6, 9, 0, 0, tzinfo=timezone.utc).timestamp()
     delay = answers(cadence, [running(80.0, created_at="2026-12-06T09:00:00Z")], wall=made + 10)[0]
     assert delay == pytest.approx(land_after(2.5))
+    # --max-interval under the span still has the last word.
+    cadence = Cadence.start(pictory(), now=0.0)
+    assert answers(cadence, [queued(), running(10.0)], max_interval=4.0)[1] == 4.0
 
 
 def test_the_interval_option_is_also_the_span_of_the_first_rate():
