@@ -23,7 +23,7 @@ The policy follows what a lookup costs (issue 11):
     since it was last seen waiting, or since its creation, cannot have been
     slower than that). Against bench/watch's Pictory jobs, two samples 6 s apart
     rather than 2 s cost 6% fewer looks, and their lag p95 went from 1.4 s to
-    2-3 s (the list providers' ~4.7 s is the watch's);
+    3.0-3.3 s (the list providers' ~4.7 s is the watch's);
   - otherwise at an interval that grows with its age: a fifth of it, from a fifth of
     the provider's interval (-i, when given, is the shortest) to --max-interval.
     A job that has run 10 s is looked at every 2 s, one that has run 20 min every
